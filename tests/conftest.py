@@ -1,0 +1,83 @@
+"""Shared test plumbing: where the real Cassandra server is, and whether tests may skip without it.
+
+Integration tests read the server address from ``CASSNB_TEST_HOSTS`` (default ``127.0.0.1:9042``) and the
+authenticating server from ``CASSNB_TEST_AUTH_HOSTS`` (default ``127.0.0.1:9142``). Without a reachable
+server they skip with one line on a developer machine; with ``CI=true`` that is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str, default_port: int) -> ServerAddress:
+        host, _, port = text.strip().partition(":")
+        return cls(host or "127.0.0.1", int(port) if port else default_port)
+
+    def reachable(self, timeout: float = 1.0) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+
+def _server_or_skip(env_var: str, default: str, default_port: int, how_to_start: str) -> ServerAddress:
+    address = ServerAddress.parse(os.environ.get(env_var, default), default_port)
+    if address.reachable():
+        return address
+    message = (
+        f"no Cassandra server at {address.host}:{address.port} ({env_var}); "
+        f"start one with `{how_to_start}`"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def cassandra_address() -> ServerAddress:
+    """The plain (no authentication) test server."""
+    return _server_or_skip("CASSNB_TEST_HOSTS", "127.0.0.1:9042", 9042, "cassnb local start")
+
+
+@pytest.fixture(scope="session")
+def auth_cassandra_address() -> ServerAddress:
+    """The test server started with PasswordAuthenticator (superuser cassandra/cassandra)."""
+    return _server_or_skip(
+        "CASSNB_TEST_AUTH_HOSTS", "127.0.0.1:9142", 9142, "cassnb local start --auth --port 9142"
+    )
+
+
+@pytest.fixture(scope="session")
+def driver_session(cassandra_address: ServerAddress) -> Iterator[object]:
+    """A plain cassandra-driver session, for setting up data and for checking cassnb against the driver."""
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([cassandra_address.host], port=cassandra_address.port)
+    session = cluster.connect()
+    yield session
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def keyspace(driver_session: object) -> Iterator[str]:
+    """A fresh keyspace for the whole test run, dropped at the end."""
+    name = f"cassnb_test_{uuid.uuid4().hex[:10]}"
+    driver_session.execute(  # type: ignore[attr-defined]
+        f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+    )
+    yield name
+    driver_session.execute(f"DROP KEYSPACE IF EXISTS {name}")  # type: ignore[attr-defined]

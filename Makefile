@@ -1,0 +1,51 @@
+# cassnb — developer entry points. `make demo` and `make test` work on a fresh machine with Python 3.11+,
+# Java 17 and Maven: they create the virtual environment and start a local Cassandra 5.0 as needed.
+
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cassnb-installed
+WITH_SERVERS := scripts/with-local-servers
+
+.PHONY: install demo test test-unit lint bench soak server stop clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "cassnb needs Python 3.11 or newer (python3.11 not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,parquet,dev,prometheus]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: a local Cassandra, a sample dataset, a query shown as a pandas DataFrame.
+demo: install
+	$(BIN)/cassnb local start
+	$(BIN)/python examples/demo.py
+
+## Every test tier against the real local server (started if needed, stopped afterwards if we started it).
+test: install
+	$(BIN)/mypy
+	$(WITH_SERVERS) $(BIN)/python -m pytest tests
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check cassnb tests examples benchmarks
+	$(BIN)/ruff format --check cassnb
+	$(BIN)/mypy
+
+bench: install
+	@echo "benchmarks are not written yet (see the benchmark issue)"
+
+server: install
+	$(BIN)/cassnb local start
+
+stop:
+	-$(BIN)/cassnb local stop
+	-$(BIN)/cassnb local stop --port 9142
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

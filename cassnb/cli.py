@@ -1,0 +1,105 @@
+"""The ``cassnb`` command line: ``cassnb local start|stop|status|logs|nodetool``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from .exceptions import CassnbError
+
+
+def _server(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .local import LocalServer
+
+    return LocalServer(args.port, auth=getattr(args, "auth", False), heap=getattr(args, "heap", "1G"))
+
+
+def _local_start(args: argparse.Namespace) -> int:
+    started = _server(args).start(timeout=args.timeout, clean=args.clean)
+    auth = " (authentication on: cassandra/cassandra)" if started.auth else ""
+    if started.already_running:
+        print(f"Cassandra {started.version} is already running at {started.address}{auth}")
+    else:
+        print(f"Cassandra {started.version} is up at {started.address}{auth}; started in {started.seconds:.1f}s")
+    return 0
+
+
+def _local_stop(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    if _server(args).stop(timeout=args.timeout):
+        print(f"stopped the local Cassandra on port {args.port} ({time.monotonic() - began:.1f}s)")
+    else:
+        print(f"no local Cassandra started by cassnb is running on port {args.port}")
+    return 0
+
+
+def _local_status(args: argparse.Namespace) -> int:
+    status = _server(args).status()
+    if status.up:
+        assert status.handshake is not None
+        versions = ", ".join(status.handshake.protocol_versions)
+        auth = "on" if status.handshake.authenticate else "off"
+        print(f"up: pid {status.pid}, 127.0.0.1:{status.port}, protocols {versions}, authentication {auth}")
+        return 0
+    if status.pid is not None:
+        print(f"starting or unresponsive: pid {status.pid} does not answer on port {status.port} yet")
+    else:
+        print(f"down: no local Cassandra on port {status.port}")
+    return 1
+
+
+def _local_logs(args: argparse.Namespace) -> int:
+    print(_server(args).log_tail(args.lines))
+    return 0
+
+
+def _local_nodetool(args: argparse.Namespace) -> int:
+    result = _server(args).nodetool(args.args)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cassnb", description="cassnb: Apache Cassandra for notebooks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="manage a local single-node Cassandra for development")
+    actions = local.add_subparsers(dest="action", required=True)
+
+    def action(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help)
+        sub.add_argument("--port", type=int, default=9042, help="native (CQL) port of the instance (9042)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    start = action("start", _local_start, "start the server (idempotent) and wait until it answers")
+    start.add_argument("--auth", action="store_true", help="require passwords (superuser cassandra/cassandra)")
+    start.add_argument("--heap", default="1G", help="JVM heap, e.g. 512M or 1G (1G)")
+    start.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (180)")
+    start.add_argument("--clean", action="store_true", help="wipe the instance's data before starting")
+    stop = action("stop", _local_stop, "stop the server cassnb started on this port")
+    stop.add_argument("--timeout", type=float, default=60.0, help="seconds before the JVM is killed (60)")
+    action("status", _local_status, "exit 0 if the server is up, 1 if it is down")
+    logs = action("logs", _local_logs, "print the tail of the server's logs")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    nodetool = action("nodetool", _local_nodetool, "run nodetool against the server, e.g. disablebinary")
+    nodetool.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CassnbError as exc:
+        print(f"cassnb: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cassnb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Configuration that cassnb writes for its local single-node Cassandra.
+
+Everything is written fresh on every start from a :class:`ServerSettings`, so what runs always matches what was
+asked for (``--auth`` on or off, the port, the heap). The tuning favours a fast start and a small footprint on
+a 2-core machine that also runs the tests: one token, no gossip settle wait, no superuser setup delay, cheap
+password hashing, no fsync of system tables and no snapshots on drop. It is a development server, not a model
+of production settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Java 17 closed the JDK internals that Cassandra 5.0 still reaches; these are the openings it needs.
+_JAVA17_MODULE_OPTIONS = (
+    "--add-exports java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+    "--add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports java.rmi/sun.rmi.server=ALL-UNNAMED",
+    "--add-exports java.sql/java.sql=ALL-UNNAMED",
+    "--add-exports java.base/java.lang.ref=ALL-UNNAMED",
+    "--add-exports jdk.unsupported/sun.misc=ALL-UNNAMED",
+    "--add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED",
+    "--add-opens java.base/java.lang.module=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.loader=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.reflect=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.math=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.module=ALL-UNNAMED",
+    "--add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED",
+    "--add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens java.base/java.io=ALL-UNNAMED",
+    "--add-opens java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
+    "--add-opens java.base/java.lang=ALL-UNNAMED",
+    "--add-opens java.base/java.util=ALL-UNNAMED",
+)
+
+_LOGBACK = """<configuration scan="false">
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>{log}</file>
+    <encoder><pattern>%-5level [%thread] %date{{ISO8601}} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+"""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What one local server instance is: where it lives, its ports, memory and whether it checks passwords."""
+
+    home: Path
+    port: int = 9042
+    auth: bool = False
+    heap: str = "1G"
+
+    @property
+    def storage_port(self) -> int:
+        return self.port - 2042  # 9042 -> 7000, Cassandra's usual pairing; another --port shifts both
+
+    @property
+    def jmx_port(self) -> int:
+        return self.port - 1843  # 9042 -> 7199
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def system_log(self) -> Path:
+        return self.log_dir / "system.log"
+
+    @property
+    def console_log(self) -> Path:
+        return self.log_dir / "console.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "cassandra.pid"
+
+    @property
+    def yaml_path(self) -> Path:
+        return self.conf_dir / "cassandra.yaml"
+
+
+def cassandra_yaml(s: ServerSettings) -> str:
+    auth = (
+        "authenticator: PasswordAuthenticator\nauthorizer: CassandraAuthorizer\nrole_manager: CassandraRoleManager\n"
+        if s.auth
+        else "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer\n"
+    )
+    data = s.data_dir
+    return f"""# Written by `cassnb local start`; rewritten on every start.
+cluster_name: cassnb-local
+num_tokens: 1
+initial_token: 0
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "127.0.0.1:{s.storage_port}"
+listen_address: 127.0.0.1
+rpc_address: 127.0.0.1
+storage_port: {s.storage_port}
+native_transport_port: {s.port}
+start_native_transport: true
+data_file_directories: [{data / "data"}]
+commitlog_directory: {data / "commitlog"}
+saved_caches_directory: {data / "saved_caches"}
+hints_directory: {data / "hints"}
+cdc_raw_directory: {data / "cdc_raw"}
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+auto_snapshot: false
+concurrent_compactors: 1
+user_defined_functions_enabled: true
+{auth}"""
+
+
+def java_module_options() -> list[str]:
+    return [part for option in _JAVA17_MODULE_OPTIONS for part in option.split(" ", 1)]
+
+
+def jvm_arguments(s: ServerSettings, jamm_agent: Path | None) -> list[str]:
+    args = [f"-Xms{s.heap}", f"-Xmx{s.heap}", "-Xss256k", "-XX:+UseG1GC", "-XX:+ParallelRefProcEnabled",
+            "-XX:MaxTenuringThreshold=1", "-XX:+HeapDumpOnOutOfMemoryError",
+            f"-XX:HeapDumpPath={s.log_dir}", "-Djdk.attach.allowAttachSelf=true",
+            "-Dio.netty.tryReflectionSetAccessible=true"]  # fmt: skip
+    args += java_module_options()
+    if jamm_agent is not None:
+        args.append(f"-javaagent:{jamm_agent}")
+    args += [
+        f"-Dcassandra.config=file://{s.yaml_path}",
+        f"-Dlogback.configurationFile=file://{s.conf_dir / 'logback.xml'}",
+        f"-Dcassandra.logdir={s.log_dir}",
+        f"-Dcassandra.storagedir={s.data_dir}",
+        f"-Dcassandra.jmx.local.port={s.jmx_port}",
+        "-Dcassandra-foreground=yes",
+        # Fast single-node start, cheap logins, no fsync of system tables: development only.
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.superuser_setup_delay_ms=0",
+        "-Dcassandra.auth_bcrypt_gensalt_log2_rounds=4",
+        "-Dcassandra.unsafesystem=true",
+    ]
+    return args
+
+
+def write_configuration(s: ServerSettings) -> None:
+    for directory in (s.conf_dir, s.data_dir, s.log_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    s.yaml_path.write_text(cassandra_yaml(s))
+    (s.conf_dir / "logback.xml").write_text(_LOGBACK.format(log=s.system_log))

@@ -1,0 +1,1 @@
+"""IPython magics for cassnb: the `%%cql` cell magic and its helpers."""

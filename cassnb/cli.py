@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -56,7 +57,7 @@ def _local_logs(args: argparse.Namespace) -> int:
 
 
 def _local_nodetool(args: argparse.Namespace) -> int:
-    result = _server(args).nodetool(args.args)
+    result: subprocess.CompletedProcess[str] = _server(args).nodetool(args.args)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode

@@ -58,7 +58,8 @@ def _string(payload: bytes, at: int) -> tuple[str, int]:
 
 
 def _string_multimap(payload: bytes) -> dict[str, list[str]]:
-    (count,), at, result = struct.unpack_from(">H", payload, 0), 2, {}
+    (count,), at = struct.unpack_from(">H", payload, 0), 2
+    result: dict[str, list[str]] = {}
     for _ in range(count):
         key, at = _string(payload, at)
         (values,) = struct.unpack_from(">H", payload, at)

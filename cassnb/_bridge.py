@@ -1,0 +1,110 @@
+"""The one place where the driver's threads meet asyncio.
+
+cassandra-driver answers on its own I/O threads through ``ResponseFuture`` callbacks, and its callbacks stay
+registered for every page of a paged query. :class:`PageFetcher` turns that into awaitable pages:
+
+* the asyncio future for a page is created on the running loop *before* the request is sent, so an answer that
+  arrives immediately still has somewhere to go;
+* the driver thread snapshots everything that describes the page (rows, the paging state of the next page,
+  column names and types) and hands it to the loop in a single ``call_soon_threadsafe`` — one hop per page,
+  never per row;
+* an answer for a future that was cancelled, or for a loop that has closed, is dropped quietly: no
+  "exception was never retrieved" warnings, no errors on the driver's threads.
+
+Nothing here binds an event loop when created: each request uses the loop that awaits it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PageData:
+    """One page as the driver delivered it."""
+
+    rows: list[Any]
+    next_paging_state: bytes | None
+    column_names: Sequence[str] | None
+    column_types: Sequence[type] | None
+
+
+def _resolve(future: asyncio.Future[PageData], page: PageData) -> None:
+    if not future.done():
+        future.set_result(page)
+
+
+def _reject(future: asyncio.Future[PageData], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class PageFetcher:
+    """Fetch the pages of one driver ``ResponseFuture`` as awaitables, one request at a time."""
+
+    __slots__ = ("_future", "_loop", "_response")
+
+    def __init__(self) -> None:
+        self._response: Any = None
+        self._future: asyncio.Future[PageData] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def response_future(self) -> Any:
+        """The driver's ``ResponseFuture`` (for traces, warnings and the coordinator host)."""
+        return self._response
+
+    def first(self, send: Callable[[], Any]) -> asyncio.Future[PageData]:
+        """Send the request (``send`` returns the driver's ``ResponseFuture``) and return its first page."""
+        future = self._arm()
+        response = send()
+        self._response = response
+        response.add_callbacks(self._on_rows, self._on_error)
+        return future
+
+    def next(self) -> asyncio.Future[PageData]:
+        """Request the page after the last one delivered."""
+        future = self._arm()
+        self._response.start_fetching_next_page()
+        return future
+
+    def release(self) -> None:
+        """Detach from the driver: later answers are ignored and the driver keeps no reference to us."""
+        future, self._future = self._future, None
+        if future is not None and not future.done():
+            future.cancel()
+        if self._response is not None:
+            self._response.clear_callbacks()
+            self._response = None
+
+    def _arm(self) -> asyncio.Future[PageData]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PageData] = loop.create_future()
+        self._loop, self._future = loop, future
+        return future
+
+    # The two methods below run on a driver thread (or inline, when the answer is already there).
+    def _on_rows(self, rows: Any) -> None:
+        response = self._response
+        page = PageData(
+            rows if isinstance(rows, list) else list(rows or ()),
+            getattr(response, "_paging_state", None),
+            getattr(response, "_col_names", None),
+            getattr(response, "_col_types", None),
+        )
+        self._hand_over(_resolve, page)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self._hand_over(_reject, exc)
+
+    def _hand_over(self, deliver: Callable[[asyncio.Future[PageData], Any], None], value: Any) -> None:
+        future, loop = self._future, self._loop
+        if future is None or loop is None or future.done():
+            return
+        try:
+            loop.call_soon_threadsafe(deliver, future, value)
+        except RuntimeError:  # the loop was closed while the request was in flight
+            pass

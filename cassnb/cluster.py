@@ -1,0 +1,190 @@
+"""``AsyncCluster``: the entry point — configuration, connecting sessions, shutting down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from cassandra.auth import AuthProvider, PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.policies import ExponentialReconnectionPolicy
+
+from ._awaitable import AwaitableContext
+from ._probe import ProbeError, handshake
+from .exceptions import ClosedError, ConfigurationError, ConnectionError, translate
+from .retry import IdempotentRetryPolicy
+from .session import AsyncSession
+
+MIN_PROTOCOL_VERSION = 5
+
+
+class AsyncCluster:
+    """A Cassandra cluster, used from asyncio. Cheap to create: nothing connects until :meth:`connect`.
+
+    Args:
+        contact_points: hosts to bootstrap from (default ``["127.0.0.1"]``).
+        port: the native (CQL) port.
+        auth_provider: e.g. ``PlainTextAuthProvider``; see also :meth:`create_with_auth`.
+        protocol_version: CQL native protocol version, 5 or newer. By default cassnb asks for exactly v5 and
+            fails at once, with a clear message, against a server that cannot speak it.
+        executor_threads: the driver's worker threads (callbacks, schema work).
+        ssl_context: an ``ssl.SSLContext`` for TLS.
+        load_balancing_policy, retry_policy: policies of the default execution profile. The default retry
+            policy retries writes only for idempotent statements (:class:`cassnb.retry.IdempotentRetryPolicy`).
+        **driver_options: passed through to ``cassandra.cluster.Cluster``.
+
+    Raises:
+        ConfigurationError: ``protocol_version`` below 5, or options the driver rejects.
+    """
+
+    def __init__(
+        self,
+        contact_points: Sequence[str] | None = None,
+        port: int = 9042,
+        *,
+        auth_provider: AuthProvider | None = None,
+        protocol_version: int | None = None,
+        executor_threads: int = 2,
+        ssl_context: Any = None,
+        load_balancing_policy: Any = None,
+        retry_policy: Any = None,
+        **driver_options: Any,
+    ) -> None:
+        if protocol_version is not None and int(protocol_version) < MIN_PROTOCOL_VERSION:
+            raise ConfigurationError(
+                f"Protocol version {protocol_version} is not supported. cassnb requires CQL native protocol v5 or "
+                "higher (Apache Cassandra 4.0 or newer). Leave protocol_version unset (cassnb then uses v5) or "
+                "pass protocol_version=5; if your server is Cassandra 3.x, upgrade it to 4.0+."
+            )
+        if isinstance(contact_points, str):
+            contact_points = [contact_points]
+        self.contact_points = list(contact_points or ["127.0.0.1"])
+        self.port = port
+        profiles = driver_options.pop("execution_profiles", None)
+        if profiles is None:
+            profile = ExecutionProfile(retry_policy=retry_policy or IdempotentRetryPolicy())
+            if load_balancing_policy is not None:
+                profile.load_balancing_policy = load_balancing_policy
+            profiles = {EXEC_PROFILE_DEFAULT: profile}
+        driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 30.0))
+        try:
+            self._cluster = Cluster(
+                self.contact_points, port=port, auth_provider=auth_provider,
+                protocol_version=int(protocol_version or MIN_PROTOCOL_VERSION), executor_threads=executor_threads,
+                ssl_context=ssl_context, execution_profiles=profiles, **driver_options,
+            )  # fmt: skip
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"invalid cluster option: {exc}") from exc
+        self._closed = False
+        self._sessions: list[AsyncSession] = []
+
+    @classmethod
+    def create_with_auth(
+        cls, contact_points: Sequence[str] | None = None, username: str = "", password: str = "", **kwargs: Any
+    ) -> AsyncCluster:
+        """A cluster that logs in with ``username`` and ``password`` (PasswordAuthenticator)."""
+        if not username:
+            raise ConfigurationError("create_with_auth needs a username")
+        return cls(contact_points, auth_provider=PlainTextAuthProvider(username, password), **kwargs)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def metadata(self) -> Any:
+        """The driver's cluster metadata (keyspaces, tables, hosts, token map), kept current by the driver."""
+        return self._cluster.metadata
+
+    @property
+    def protocol_version(self) -> int:
+        version: int = self._cluster.protocol_version
+        return version
+
+    @property
+    def driver_cluster(self) -> Cluster:
+        """The underlying ``cassandra.cluster.Cluster``."""
+        return self._cluster
+
+    # ------------------------------------------------------------------ sessions
+    def connect(self, keyspace: str | None = None) -> AwaitableContext[AsyncSession]:
+        """Open a session: ``session = await cluster.connect(ks)`` or ``async with cluster.connect(ks) as s``.
+
+        Raises:
+            ConnectionError: no host reachable, or the server cannot speak protocol v5 (the message names
+                the versions it offers).
+            AuthenticationError: the credentials were refused.
+            ClosedError: the cluster was shut down.
+        """
+        return AwaitableContext(lambda: self._open_session(keyspace))
+
+    async def _open_session(self, keyspace: str | None) -> AsyncSession:
+        if self._closed:
+            raise ClosedError("this cluster was shut down; create a new AsyncCluster")
+        try:
+            driver_session = await asyncio.to_thread(self._cluster.connect, keyspace)
+        except NoHostAvailable as exc:
+            unsupported = await asyncio.to_thread(self._protocol_problem, exc)
+            if unsupported is not None:
+                await self.shutdown()
+                raise ConnectionError(unsupported) from exc
+            raise translate(exc) from exc
+        except Exception as exc:
+            raise translate(exc) from exc
+        session = AsyncSession(self, driver_session)
+        self._sessions.append(session)
+        return session
+
+    def _protocol_problem(self, exc: NoHostAvailable) -> str | None:
+        """If every host refused protocol v5, say which versions the server offers instead."""
+        errors = getattr(exc, "errors", {}) or {}
+        if not errors or not all("protocol" in str(e).lower() for e in errors.values()):
+            return None
+        for endpoint in errors:
+            host, _, port = str(endpoint).rpartition(":")
+            offered = "an older protocol"
+            try:
+                handshake(host or str(endpoint), int(port or self.port), timeout=2.0)
+            except ProbeError as probe:
+                offered = str(probe)
+            except (OSError, ValueError):
+                continue
+            version = self._cluster.protocol_version
+            return (
+                f"the server at {endpoint} cannot speak CQL native protocol v{version} ({offered}). "
+                "cassnb needs protocol v5 or newer, which Apache Cassandra 4.0+ provides: upgrade the server, "
+                "or use the plain cassandra-driver for older clusters."
+            )
+        return None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def shutdown(self) -> None:
+        """Close every session and connection of this cluster. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for session in self._sessions:
+            with contextlib.suppress(Exception):
+                await session.close()
+        await asyncio.to_thread(self._cluster.shutdown)
+
+    async def close(self) -> None:
+        """Alias of :meth:`shutdown`, so a cluster is an ordinary closable resource."""
+        await self.shutdown()
+
+    async def __aenter__(self) -> AsyncCluster:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.shutdown()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        auth = " auth" if self._cluster.auth_provider is not None else ""
+        return f"<AsyncCluster {state}{auth} contact_points={self.contact_points} port={self.port}>"

@@ -1,0 +1,61 @@
+"""Option types shared by the core: sentinels, enums and small frozen configs."""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class _Unset(enum.Enum):
+    """Marks an argument that was not given, where ``None`` is a meaningful value of its own."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+
+
+class RowFormat(enum.Enum):
+    """How rows come back: attribute access (the default), plain tuples (fastest) or dicts."""
+
+    NAMED_TUPLE = "named_tuple"
+    TUPLE = "tuple"
+    DICT = "dict"
+
+    def factory(self) -> object:
+        from cassandra.query import dict_factory, named_tuple_factory, tuple_factory
+
+        return {RowFormat.NAMED_TUPLE: named_tuple_factory, RowFormat.TUPLE: tuple_factory,
+                RowFormat.DICT: dict_factory}[self]  # fmt: skip
+
+
+class Consistency(enum.IntEnum):
+    """CQL consistency levels, with the protocol's numeric values (usable wherever the driver takes one)."""
+
+    ANY = 0
+    ONE = 1
+    TWO = 2
+    THREE = 3
+    QUORUM = 4
+    ALL = 5
+    LOCAL_QUORUM = 6
+    EACH_QUORUM = 7
+    SERIAL = 8
+    LOCAL_SERIAL = 9
+    LOCAL_ONE = 10
+
+    @classmethod
+    def parse(cls, name: str | int | Consistency) -> Consistency:
+        """Accept ``"local_quorum"``, ``"LOCAL_QUORUM"``, an int or a member; raise a clear ValueError."""
+        if isinstance(name, Consistency):
+            return name
+        if isinstance(name, int):
+            return cls(name)
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            choices = ", ".join(member.name for member in cls)
+            raise ValueError(f"unknown consistency level {name!r}; choose one of {choices}") from None

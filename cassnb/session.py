@@ -1,0 +1,321 @@
+"""``AsyncSession``: run statements, prepare them, and stream results, without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from cassandra.cluster import EXEC_PROFILE_DEFAULT
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
+
+from ._awaitable import AwaitableContext
+from ._bridge import PageData, PageFetcher
+from .exceptions import ClosedError, ConfigurationError, translate
+from .metrics import MetricsSnapshot, SessionMetrics
+from .options import UNSET, RowFormat, _Unset
+from .result import AsyncResultSet
+from .streaming import AsyncStreamingResultSet, StreamConfig
+
+if TYPE_CHECKING:
+    from .cluster import AsyncCluster
+
+Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
+Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
+
+_IDENTIFIER = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,47}|"(?:[^"]|""){1,48}"')
+
+
+class AsyncSession:
+    """A connection pool to the cluster, used from asyncio.
+
+    Obtain one with ``await cluster.connect(keyspace)``. Every method uses the event loop that awaits it, so a
+    session can be shared by code running on different loops (a notebook's kernel loop and a background
+    runner, or pytest-asyncio's per-test loops).
+    """
+
+    def __init__(self, cluster: AsyncCluster, driver_session: Any, *, prepared_cache_size: int = 512) -> None:
+        self._cluster = cluster
+        self._driver = driver_session
+        self._closed = False
+        self._prepared: OrderedDict[tuple[str, str | None], PreparedStatement] = OrderedDict()
+        self._prepared_lock = threading.Lock()
+        self._prepared_cache_size = prepared_cache_size
+        self._profiles: dict[tuple[object, RowFormat], Any] = {}
+        self._metrics = SessionMetrics()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def cluster(self) -> AsyncCluster:
+        return self._cluster
+
+    @property
+    def keyspace(self) -> str | None:
+        """The session's current keyspace (``None`` if none was chosen)."""
+        keyspace: str | None = self._driver.keyspace
+        return keyspace
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed or self._cluster.is_closed
+
+    @property
+    def driver_session(self) -> Any:
+        """The underlying ``cassandra.cluster.Session``, for driver features cassnb does not wrap."""
+        return self._driver
+
+    def metrics(self) -> MetricsSnapshot:
+        """Counts, error types, latency percentiles and streamed rows/pages since the session opened."""
+        return self._metrics.snapshot()
+
+    # ------------------------------------------------------------------ statements
+    async def prepare(self, query: str, *, custom_payload: Mapping[str, bytes] | None = None) -> PreparedStatement:
+        """Prepare ``query`` once per session (LRU cache); the server round trip runs off the event loop."""
+        self._check_open()
+        key = (query, self._driver.keyspace)
+        with self._prepared_lock:
+            cached = self._prepared.get(key)
+            if cached is not None:
+                self._prepared.move_to_end(key)
+                return cached
+        try:
+            prepared = await asyncio.to_thread(self._prepare_blocking, key, custom_payload)
+        except Exception as exc:
+            self._metrics.failed(exc)
+            raise translate(exc, query) from exc
+        return prepared
+
+    def _prepare_blocking(
+        self, key: tuple[str, str | None], custom_payload: Mapping[str, bytes] | None
+    ) -> PreparedStatement:
+        with self._prepared_lock:
+            if (cached := self._prepared.get(key)) is not None:
+                return cached
+        prepared = self._driver.prepare(key[0], custom_payload=custom_payload)
+        if key[0].lstrip().upper().startswith("SELECT"):
+            prepared.is_idempotent = True  # reads are safe to retry on another replica
+        with self._prepared_lock:
+            self._prepared[key] = prepared
+            while len(self._prepared) > self._prepared_cache_size:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    async def _statement(self, query: Query, parameters: Parameters) -> Query:
+        """Strings with ``?`` markers and parameters go through the prepared cache (injection-safe)."""
+        if isinstance(query, str) and parameters is not None and "?" in query and "%s" not in query:
+            return await self.prepare(query)
+        if not isinstance(query, str | Statement | PreparedStatement):
+            raise ConfigurationError(
+                f"cannot execute a {type(query).__name__}: pass CQL text, a statement or a prepared statement"
+            )
+        return query
+
+    def _profile(self, execution_profile: Any, row_format: RowFormat | None) -> Any:
+        if row_format is None:
+            return execution_profile
+        key = (execution_profile, row_format)
+        profile = self._profiles.get(key)
+        if profile is None:
+            profile = self._driver.execution_profile_clone_update(execution_profile, row_factory=row_format.factory())
+            self._profiles[key] = profile
+        return profile
+
+    def _send(
+        self,
+        fetcher: PageFetcher,
+        statement: Query,
+        parameters: Parameters,
+        *,
+        timeout: float | None | _Unset,
+        execution_profile: Any,
+        paging_state: bytes | None,
+        fetch_size: int | None,
+        trace: bool,
+        custom_payload: Mapping[str, bytes] | None,
+        host: Any,
+        row_format: RowFormat | None,
+    ) -> asyncio.Future[PageData]:
+        if isinstance(statement, PreparedStatement):
+            statement = statement.bind(parameters or ())
+            parameters = None
+        elif isinstance(statement, str) and fetch_size is not None:
+            from cassandra.query import SimpleStatement
+
+            statement = SimpleStatement(statement)
+        if fetch_size is not None:
+            if not isinstance(fetch_size, int) or fetch_size < 1:
+                raise ConfigurationError(f"fetch_size must be a positive integer, got {fetch_size!r}")
+            statement.fetch_size = fetch_size
+        options: dict[str, Any] = {
+            "trace": trace,
+            "custom_payload": custom_payload,
+            "execution_profile": self._profile(execution_profile, row_format),
+            "paging_state": paging_state,
+            "host": host,
+        }
+        if timeout is not UNSET:
+            options["timeout"] = timeout
+        return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+
+    async def execute(
+        self,
+        query: Query,
+        parameters: Parameters = None,
+        *,
+        timeout: float | None | _Unset = UNSET,
+        execution_profile: Any = EXEC_PROFILE_DEFAULT,
+        paging_state: bytes | None | _Unset = UNSET,
+        fetch_size: int | None = None,
+        trace: bool = False,
+        custom_payload: Mapping[str, bytes] | None = None,
+        host: Any = None,
+        row_format: RowFormat | None = None,
+    ) -> AsyncResultSet:
+        """Run one statement and return its rows.
+
+        Args:
+            query: CQL text, a ``SimpleStatement``, a ``PreparedStatement`` (bound with ``parameters``), a
+                ``BoundStatement`` or a ``BatchStatement``. Text with ``?`` markers is prepared (and cached)
+                automatically when parameters are given; text with ``%s`` markers keeps the driver's
+                client-side formatting.
+            parameters: a sequence (positional markers) or a mapping (named markers).
+            timeout: seconds for each request to the server — each page of a multi-page result gets its own
+                budget, so large results are not cut off by one overall deadline. Default: the execution
+                profile's request timeout (10 s).
+            paging_state: not given — every page is fetched and the result holds all rows; given (``None`` for
+                the first page, or a previous result's :attr:`~AsyncResultSet.paging_state`) — exactly one page
+                is fetched: manual paging.
+            fetch_size: rows per page.
+            trace: ask the server to trace the request (read it with ``await result.get_query_trace()``).
+            row_format: how rows come back (default: named tuples with attribute access).
+
+        Raises:
+            InvalidQueryError, UnauthorizedError, UnavailableError, TimeoutError, ConnectionError,
+            AuthenticationError, ClosedError: see :mod:`cassnb.exceptions`.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        fetcher = PageFetcher()
+        try:
+            statement = await self._statement(query, parameters)
+            page = await self._send(
+                fetcher, statement, parameters, timeout=timeout, execution_profile=execution_profile,
+                paging_state=None if paging_state is UNSET else paging_state, fetch_size=fetch_size,
+                trace=trace, custom_payload=custom_payload, host=host, row_format=row_format,
+            )  # fmt: skip
+            rows = page.rows
+            if paging_state is UNSET:
+                while page.next_paging_state is not None:
+                    page = await fetcher.next()
+                    rows.extend(page.rows)
+        except asyncio.CancelledError:
+            fetcher.release()
+            raise
+        except Exception as exc:
+            fetcher.release()
+            self._metrics.failed(exc)
+            raise translate(exc, query) from exc
+        response = fetcher.response_future
+        fetcher.release()
+        self._metrics.succeeded(time.perf_counter() - started)
+        return AsyncResultSet(rows, page.column_names, page.column_types, page.next_paging_state, response)
+
+    def execute_stream(
+        self,
+        query: Query,
+        parameters: Parameters = None,
+        *,
+        stream_config: StreamConfig | None = None,
+        paging_state: bytes | None = None,
+        skip_rows: int = 0,
+        timeout: float | None | _Unset = UNSET,
+        execution_profile: Any = EXEC_PROFILE_DEFAULT,
+        row_format: RowFormat | None = None,
+    ) -> AwaitableContext[AsyncStreamingResultSet]:
+        """Start streaming a query page by page; use as ``async with session.execute_stream(...) as rows``.
+
+        Also works as ``stream = await session.execute_stream(...)`` (then close it) and as
+        ``async with await session.execute_stream(...)``. ``paging_state`` and ``skip_rows`` resume a stream
+        exactly where an earlier one stopped (see :attr:`AsyncStreamingResultSet.paging_state`).
+        """
+        config = stream_config or StreamConfig()
+        if not isinstance(config, StreamConfig):
+            raise ConfigurationError(f"stream_config must be a StreamConfig, got {type(config).__name__}")
+        if timeout is UNSET and config.timeout is not None:
+            timeout = config.timeout
+
+        async def open_stream() -> AsyncStreamingResultSet:
+            self._check_open()
+            fetcher = PageFetcher()
+            try:
+                statement = await self._statement(query, parameters)
+                first = self._send(
+                    fetcher, statement, parameters, timeout=timeout, execution_profile=execution_profile,
+                    paging_state=paging_state, fetch_size=config.fetch_size, trace=False, custom_payload=None,
+                    host=None, row_format=row_format,
+                )  # fmt: skip
+            except Exception as exc:
+                fetcher.release()
+                self._metrics.failed(exc)
+                raise translate(exc, query) from exc
+            return AsyncStreamingResultSet(
+                fetcher, first, config, query, start_state=paging_state, skip_rows=skip_rows,
+                on_page=self._metrics.streamed,
+            )  # fmt: skip
+
+        return AwaitableContext(open_stream)
+
+    async def execute_batch(
+        self,
+        statements: Iterable[Query | tuple[Query, Parameters]],
+        *,
+        batch_type: BatchType = BatchType.LOGGED,
+        timeout: float | None | _Unset = UNSET,
+    ) -> AsyncResultSet:
+        """Run several statements as one batch; ``?`` strings are prepared through the cache."""
+        batch = BatchStatement(batch_type=batch_type)
+        for item in statements:
+            query, parameters = item if isinstance(item, tuple) else (item, None)
+            statement = await self._statement(query, parameters)
+            batch.add(statement, parameters)
+        return await self.execute(batch, timeout=timeout)
+
+    async def set_keyspace(self, keyspace: str) -> None:
+        """Switch the session to ``keyspace`` (validated first: letters, digits and ``_``, or a quoted name)."""
+        if not isinstance(keyspace, str) or not _IDENTIFIER.fullmatch(keyspace):
+            raise ConfigurationError(
+                f"invalid keyspace name {keyspace!r}: use up to 48 letters, digits and underscores, starting "
+                'with a letter, or a double-quoted name such as "MyKeyspace"'
+            )
+        await self.execute(f"USE {keyspace}")
+
+    # ------------------------------------------------------------------ lifecycle
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this session is closed; open a new one with `await cluster.connect()`")
+        if self._cluster.is_closed:
+            raise ClosedError("the cluster of this session was shut down; create a new AsyncCluster")
+
+    async def close(self) -> None:
+        """Close the session's connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._driver.shutdown)
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else "open"
+        return f"<AsyncSession {state} keyspace={self.keyspace!r} hosts={self._cluster.contact_points}>"

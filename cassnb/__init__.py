@@ -4,6 +4,7 @@ The async core (:class:`AsyncCluster`, :class:`AsyncSession`, results and page-b
 cassandra-driver; ``%load_ext cassnb`` adds the ``%cql`` / ``%%cql`` magics.
 """
 
+from ._connect import connect
 from .cluster import AsyncCluster
 from .exceptions import (
     AuthenticationError,
@@ -47,4 +48,5 @@ __all__ = (
     "UnauthorizedError",
     "UnavailableError",
     "__version__",
+    "connect",
 )

@@ -48,6 +48,7 @@ class AsyncSession:
         self._prepared_cache_size = prepared_cache_size
         self._profiles: dict[tuple[object, RowFormat], Any] = {}
         self._metrics = SessionMetrics()
+        self._owns_cluster = False  # set by cassnb.connect(): closing the session also shuts the cluster down
 
     # ------------------------------------------------------------------ properties
     @property
@@ -307,6 +308,8 @@ class AsyncSession:
             return
         self._closed = True
         await asyncio.to_thread(self._driver.shutdown)
+        if self._owns_cluster:
+            await self._cluster.shutdown()
 
     async def __aenter__(self) -> AsyncSession:
         return self

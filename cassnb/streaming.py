@@ -17,8 +17,11 @@ there with no row repeated and none missed (provided the data did not change in 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -30,6 +33,28 @@ from .exceptions import ClosedError, ConfigurationError, translate
 log = logging.getLogger("cassnb.streaming")
 
 PageCallback = Callable[[int, int], object]
+
+_sequence = itertools.count(1)
+_open_streams: weakref.WeakValueDictionary[int, AsyncStreamingResultSet] = weakref.WeakValueDictionary()
+
+
+def stream_mark() -> int:
+    """A marker for "streams opened from now on" (see :func:`close_streams_opened_after`)."""
+    return next(_sequence)
+
+
+def close_streams_opened_after(mark: int) -> list[str]:
+    """Close every stream opened after ``mark`` and still open; return a description of each one closed.
+
+    Safe to call from any thread: a stream is closed on its own event loop. The notebook layer calls this
+    when a cell finishes, so a stream a cell forgot to close does not keep fetching.
+    """
+    closed = []
+    for number, stream in sorted(_open_streams.items()):
+        if number > mark and not stream.is_closed:
+            closed.append(stream.describe())
+            stream.close_threadsafe()
+    return closed
 
 
 @dataclass(frozen=True)
@@ -111,6 +136,9 @@ class AsyncStreamingResultSet:
         self._position = 0
         self._skip = skip_rows
         self._started = time.monotonic()
+        self._loop = asyncio.get_running_loop()
+        self._number = next(_sequence)
+        _open_streams[self._number] = self
 
     # ------------------------------------------------------------------ state
     @property
@@ -218,11 +246,42 @@ class AsyncStreamingResultSet:
     # ------------------------------------------------------------------ closing
     async def close(self) -> None:
         """Stop fetching and release the driver's request. Safe to call any number of times."""
+        self._close_now()
+
+    def _close_now(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._pending = None
         self._fetcher.release()
+        _open_streams.pop(self._number, None)
+
+    def close_threadsafe(self) -> None:
+        """Close from any thread (e.g. IPython's cell hooks while the stream lives on a runner loop)."""
+        if self._loop.is_closed():
+            self._closed = True
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop or not self._loop.is_running():
+            self._close_now()
+            return
+        done = threading.Event()
+
+        def close_and_signal() -> None:
+            self._close_now()
+            done.set()
+
+        self._loop.call_soon_threadsafe(close_and_signal)
+        done.wait(timeout=5.0)
+
+    def describe(self) -> str:
+        """One line naming the stream's query and progress, for warnings."""
+        from .exceptions import describe_statement
+
+        return f"{describe_statement(self._query)} ({self.page_number} pages, {self.rows_fetched} rows fetched)"
 
     async def __aenter__(self) -> AsyncStreamingResultSet:
         return self

@@ -1,0 +1,46 @@
+"""``cassnb.connect``: one call from nothing to a session, for notebooks and scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .cluster import AsyncCluster
+from .session import AsyncSession
+
+
+async def connect(
+    hosts: str | Sequence[str] | None = None,
+    *,
+    port: int = 9042,
+    keyspace: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    **cluster_options: Any,
+) -> AsyncSession:
+    """Open a cluster and a session in one step; closing the session also shuts the cluster down.
+
+    ``hosts`` may be ``"h1,h2"`` or a list; ``"host:port"`` entries set the port.
+
+    Raises:
+        ConnectionError, AuthenticationError, ConfigurationError: see :mod:`cassnb.exceptions`.
+    """
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    contact_points = []
+    for host in hosts or ["127.0.0.1"]:
+        name, _, host_port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+        contact_points.append(name or host)
+        if host_port:
+            port = int(host_port)
+    if username:
+        cluster = AsyncCluster.create_with_auth(contact_points, username, password or "", port=port, **cluster_options)
+    else:
+        cluster = AsyncCluster(contact_points, port, **cluster_options)
+    try:
+        session = await cluster.connect(keyspace)
+    except BaseException:
+        await cluster.shutdown()
+        raise
+    session._owns_cluster = True
+    return session

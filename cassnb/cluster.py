@@ -10,7 +10,7 @@ from typing import Any
 
 from cassandra.auth import AuthProvider, PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-from cassandra.policies import ExponentialReconnectionPolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
 from ._awaitable import AwaitableContext
 from ._probe import ProbeError, handshake
@@ -65,9 +65,10 @@ class AsyncCluster:
         self.port = port
         profiles = driver_options.pop("execution_profiles", None)
         if profiles is None:
-            profile = ExecutionProfile(retry_policy=retry_policy or IdempotentRetryPolicy())
-            if load_balancing_policy is not None:
-                profile.load_balancing_policy = load_balancing_policy
+            profile = ExecutionProfile(
+                load_balancing_policy=load_balancing_policy or TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+                retry_policy=retry_policy or IdempotentRetryPolicy(),
+            )
             profiles = {EXEC_PROFILE_DEFAULT: profile}
         driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 30.0))
         try:

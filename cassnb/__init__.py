@@ -4,6 +4,7 @@ The async core (:class:`AsyncCluster`, :class:`AsyncSession`, results and page-b
 cassandra-driver; ``%load_ext cassnb`` adds the ``%cql`` / ``%%cql`` magics.
 """
 
+from . import _logging
 from ._connect import connect
 from .cluster import AsyncCluster
 from .exceptions import (
@@ -25,6 +26,8 @@ from .session import AsyncSession
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig
 
 __version__ = "0.1.0"
+
+_logging.install()
 
 __all__ = (
     "UNSET",

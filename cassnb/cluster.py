@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -141,24 +142,24 @@ class AsyncCluster:
         return session
 
     def _protocol_problem(self, exc: NoHostAvailable) -> str | None:
-        """If every host refused protocol v5, say which versions the server offers instead."""
+        """If every host refused protocol v5, say which version the server speaks instead."""
         errors = getattr(exc, "errors", {}) or {}
         if not errors or not all("protocol" in str(e).lower() for e in errors.values()):
             return None
         for endpoint in errors:
             host, _, port = str(endpoint).rpartition(":")
-            offered = "an older protocol"
             try:
                 handshake(host or str(endpoint), int(port or self.port), timeout=2.0)
             except ProbeError as probe:
-                offered = str(probe)
+                offered = re.findall(r"(\d+)/v\d+", str(probe))
+                best = f"up to v{max(map(int, offered))}" if offered else "only older versions"
             except (OSError, ValueError):
                 continue
-            version = self._cluster.protocol_version
+            else:
+                return None  # the server does speak v5: the failure was something else
             return (
-                f"the server at {endpoint} cannot speak CQL native protocol v{version} ({offered}). "
-                "cassnb needs protocol v5 or newer, which Apache Cassandra 4.0+ provides: upgrade the server, "
-                "or use the plain cassandra-driver for older clusters."
+                f"the server at {endpoint} supports CQL native protocol {best}, but cassnb needs protocol v5 or "
+                "newer (Apache Cassandra 4.0+): upgrade the server, or use the plain cassandra-driver for it"
             )
         return None
 

@@ -107,9 +107,13 @@ class AsyncSession:
         return prepared
 
     async def _statement(self, query: Query, parameters: Parameters) -> Query:
-        """Strings with ``?`` markers and parameters go through the prepared cache (injection-safe)."""
-        if isinstance(query, str) and parameters is not None and "?" in query and "%s" not in query:
-            return await self.prepare(query)
+        """Text with ``?`` or ``:name`` markers and parameters goes through the prepared cache (injection-safe).
+
+        Text with ``%s`` / ``%(name)s`` markers keeps the driver's client-side formatting.
+        """
+        if isinstance(query, str) and parameters is not None and "%s" not in query and "%(" not in query:
+            if "?" in query or (isinstance(parameters, Mapping) and ":" in query):
+                return await self.prepare(query)
         if not isinstance(query, str | Statement | PreparedStatement):
             raise ConfigurationError(
                 f"cannot execute a {type(query).__name__}: pass CQL text, a statement or a prepared statement"

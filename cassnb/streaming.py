@@ -178,6 +178,8 @@ class AsyncStreamingResultSet:
         return self
 
     async def __anext__(self) -> Any:
+        if self._closed and self._position < len(self._rows):
+            raise ClosedError("this stream was closed; start a new one with session.execute_stream(...)")
         while self._position >= len(self._rows):
             page = await self._next_page()
             if page is None:

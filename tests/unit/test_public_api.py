@@ -1,0 +1,29 @@
+"""The public surface of cassnb is small and explicit."""
+
+import cassnb
+
+
+def test_exported_names() -> None:
+    assert cassnb.__all__ == (
+        "UNSET", "AsyncCluster", "AsyncResultSet", "AsyncSession", "AsyncStreamingResultSet",
+        "AuthenticationError", "CassnbError", "ClosedError", "ConfigurationError", "ConnectionError",
+        "Consistency", "InvalidQueryError", "MetricsSnapshot", "Page", "QueryError", "RowFormat",
+        "StreamConfig", "TimeoutError", "UnauthorizedError", "UnavailableError", "__version__", "connect",
+    )  # fmt: skip
+    for name in cassnb.__all__:
+        assert hasattr(cassnb, name), name
+
+
+def test_exception_tree_and_builtin_mixins() -> None:
+    import builtins
+
+    from cassnb import exceptions as e
+
+    for cls in (e.ConfigurationError, e.ConnectionError, e.AuthenticationError, e.QueryError, e.TimeoutError):
+        assert issubclass(cls, e.CassnbError)
+    assert issubclass(e.ConfigurationError, ValueError)
+    assert issubclass(e.ConnectionError, builtins.ConnectionError)
+    assert issubclass(e.TimeoutError, builtins.TimeoutError)
+    assert issubclass(e.ClosedError, e.ConnectionError)
+    for cls in (e.InvalidQueryError, e.UnauthorizedError, e.UnavailableError):
+        assert issubclass(cls, e.QueryError)

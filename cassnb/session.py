@@ -16,7 +16,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statem
 
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
-from .exceptions import ClosedError, ConfigurationError, translate
+from .exceptions import CassnbError, ClosedError, ConfigurationError, InvalidQueryError, describe_statement, translate
 from .metrics import MetricsSnapshot, SessionMetrics
 from .options import UNSET, RowFormat, _Unset
 from .result import AsyncResultSet
@@ -145,27 +145,36 @@ class AsyncSession:
         host: Any,
         row_format: RowFormat | None,
     ) -> asyncio.Future[PageData]:
-        if isinstance(statement, PreparedStatement):
-            statement = statement.bind(parameters or ())
-            parameters = None
-        elif isinstance(statement, str) and fetch_size is not None:
-            from cassandra.query import SimpleStatement
+        try:
+            if isinstance(statement, PreparedStatement):
+                statement = statement.bind(parameters or ())
+                parameters = None
+            elif isinstance(statement, str) and fetch_size is not None:
+                from cassandra.query import SimpleStatement
 
-            statement = SimpleStatement(statement)
-        if fetch_size is not None:
-            if not isinstance(fetch_size, int) or fetch_size < 1:
-                raise ConfigurationError(f"fetch_size must be a positive integer, got {fetch_size!r}")
-            statement.fetch_size = fetch_size
-        options: dict[str, Any] = {
-            "trace": trace,
-            "custom_payload": custom_payload,
-            "execution_profile": self._profile(execution_profile, row_format),
-            "paging_state": paging_state,
-            "host": host,
-        }
-        if timeout is not UNSET:
-            options["timeout"] = timeout
-        return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+                statement = SimpleStatement(statement)
+            if fetch_size is not None:
+                if not isinstance(fetch_size, int) or fetch_size < 1:
+                    raise ConfigurationError(f"fetch_size must be a positive integer, got {fetch_size!r}")
+                statement.fetch_size = fetch_size
+            options: dict[str, Any] = {
+                "trace": trace,
+                "custom_payload": custom_payload,
+                "execution_profile": self._profile(execution_profile, row_format),
+                "paging_state": paging_state,
+                "host": host,
+            }
+            if timeout is not UNSET:
+                options["timeout"] = timeout
+            return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+        except (TypeError, ValueError, KeyError) as exc:
+            if isinstance(exc, CassnbError):
+                raise
+            # Raised while binding or formatting parameters, before anything is sent.
+            raise InvalidQueryError(
+                f"the parameters do not fit the statement {describe_statement(statement)!r}: {exc}. "
+                "Pass one value per marker, each of its column's CQL type"
+            ) from exc
 
     async def execute(
         self,

@@ -9,7 +9,8 @@ registered for every page of a paged query. :class:`PageFetcher` turns that into
   column names and types) and hands it to the loop in a single ``call_soon_threadsafe`` — one hop per page,
   never per row;
 * an answer for a future that was cancelled, or for a loop that has closed, is dropped quietly: no
-  "exception was never retrieved" warnings, no errors on the driver's threads.
+  "exception was never retrieved" warnings, no errors on the driver's threads;
+* every page request gets the full timeout (the driver on its own would give later pages none).
 
 Nothing here binds an event loop when created: each request uses the loop that awaits it.
 """
@@ -17,6 +18,7 @@ Nothing here binds an event loop when created: each request uses the loop that a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,9 +68,15 @@ class PageFetcher:
         return future
 
     def next(self) -> asyncio.Future[PageData]:
-        """Request the page after the last one delivered."""
+        """Request the page after the last one delivered, with a fresh timeout of its own."""
         future = self._arm()
-        self._response.start_fetching_next_page()
+        response = self._response
+        # cassandra-driver 3.x measures a request's timeout from the *first* page's start and never re-arms its
+        # timer after the first page (the cancelled timer object is kept), so later pages would either have no
+        # deadline at all or share one deadline for the whole result. Each page gets the full budget instead.
+        response._start_time = time.time()
+        response._timer = None
+        response.start_fetching_next_page()
         return future
 
     def release(self) -> None:

@@ -71,7 +71,8 @@ class AsyncCluster:
                 retry_policy=retry_policy or IdempotentRetryPolicy(),
             )
             profiles = {EXEC_PROFILE_DEFAULT: profile}
-        driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 30.0))
+        # Reconnect quickly after a restart: back off from 0.5 s up to 10 s between attempts.
+        driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 10.0))
         try:
             self._cluster = Cluster(
                 self.contact_points, port=port, auth_provider=auth_provider,

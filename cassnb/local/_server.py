@@ -116,7 +116,7 @@ class LocalServer:
         java = java_executable()
         dist = ensure_distribution()
         for port, what in ((s.port, "native (CQL)"), (s.storage_port, "storage"), (s.jmx_port, "JMX")):
-            _require_free(port, what)
+            _require_free(port, what, grace=5.0)
         if clean and s.data_dir.exists():
             shutil.rmtree(s.data_dir)
         write_configuration(s)
@@ -229,8 +229,16 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and ") Z" in stat.read_text())
+    # A zombie thread-group leader may still have live threads (the JVM shuts down that way): the process is
+    # gone only when no thread of it is left running.
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        states = [Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0] for t in tasks]
+    except (FileNotFoundError, IndexError):
+        return False
+    except OSError:
+        return True  # no /proc (not Linux): kill(pid, 0) succeeded, so it exists
+    return any(state != "Z" for state in states)
 
 
 def _is_our_daemon(pid: int, settings: ServerSettings) -> bool:
@@ -243,16 +251,26 @@ def _is_our_daemon(pid: int, settings: ServerSettings) -> bool:
     return _DAEMON in cmdline and str(settings.yaml_path) in cmdline
 
 
-def _require_free(port: int, what: str) -> None:
+def _port_free(port: int) -> bool:
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind((HOST, port))
+        return True
     except OSError:
-        raise LocalServerError(
-            f"port {port} ({what}) on {HOST} is already in use by another program, not by a server cassnb "
-            f"started. Stop that program, or start cassnb's server on another port with `--port`, or point "
-            f"cassnb at the server already running there (CASSNB_TEST_HOSTS={HOST}:{port})."
-        ) from None
+        return False
     finally:
         probe.close()
+
+
+def _require_free(port: int, what: str, grace: float) -> None:
+    """Fail clearly if ``port`` is taken; a server that just exited gets ``grace`` seconds to release it."""
+    deadline = time.monotonic() + grace
+    while not _port_free(port):
+        if time.monotonic() > deadline:
+            raise LocalServerError(
+                f"port {port} ({what}) on {HOST} is already in use by another program, not by a server cassnb "
+                f"started. Stop that program, or start cassnb's server on another port with `--port`, or point "
+                f"cassnb at the server already running there (CASSNB_TEST_HOSTS={HOST}:{port})."
+            )
+        time.sleep(0.2)

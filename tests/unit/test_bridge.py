@@ -96,3 +96,17 @@ async def test_release_detaches_from_the_driver() -> None:
     future = fetcher.first(lambda: response)
     fetcher.release()
     assert response.callbacks == [] and future.cancelled() and fetcher.response_future is None
+
+
+@pytest.mark.asyncio
+async def test_every_page_gets_a_fresh_timeout() -> None:
+    """The driver would give later pages no deadline (stale timer) or the first page's (old start time)."""
+    import time
+
+    response = FakeResponse()
+    response._timer = object()  # the first page's cancelled timer, as the driver leaves it
+    response._start_time = time.time() - 3600  # the first page was requested an hour ago
+    fetcher = PageFetcher()
+    fetcher.first(lambda: response)
+    fetcher.next()
+    assert response._timer is None and time.time() - response._start_time < 5

@@ -49,3 +49,7 @@ stop:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+## Long leak check: 5,000 stream open/close cycles and 50,000 queries (the short version runs in `make test`).
+soak: install
+	CASSNB_SOAK=full $(WITH_SERVERS) $(BIN)/python -m pytest tests/reliability/test_cancellation_and_leaks.py -k soak -s

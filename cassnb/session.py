@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -167,10 +168,10 @@ class AsyncSession:
             if timeout is not UNSET:
                 options["timeout"] = timeout
             return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, struct.error) as exc:
             if isinstance(exc, CassnbError):
                 raise
-            # Raised while binding or formatting parameters, before anything is sent.
+            # Raised while binding, serializing or formatting parameters, before anything is sent.
             raise InvalidQueryError(
                 f"the parameters do not fit the statement {describe_statement(statement)!r}: {exc}. "
                 "Pass one value per marker, each of its column's CQL type"
@@ -306,7 +307,10 @@ class AsyncSession:
                 f"invalid keyspace name {keyspace!r}: use up to 48 letters, digits and underscores, starting "
                 'with a letter, or a double-quoted name such as "MyKeyspace"'
             )
-        await self.execute(f"USE {keyspace}")
+        # An unquoted name means its lower-case form; quoting it keeps that meaning and lets names that are
+        # also CQL keywords (e.g. `true`) work.
+        quoted = keyspace if keyspace.startswith('"') else f'"{keyspace.lower()}"'
+        await self.execute(f"USE {quoted}")
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

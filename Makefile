@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cassnb-installed
 WITH_SERVERS := scripts/with-local-servers
 
-.PHONY: install demo test test-unit lint bench soak server stop clean
+.PHONY: install demo test test-unit lint docs bench soak server stop clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "cassnb needs Python 3.11 or newer (python3.11 not found)"; exit 1; }
@@ -27,6 +27,7 @@ demo: install
 ## Every test tier against the real local server (started if needed, stopped afterwards if we started it).
 test: install
 	$(BIN)/mypy
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 	$(WITH_SERVERS) $(BIN)/python -m pytest tests
 
 test-unit: install
@@ -37,8 +38,12 @@ lint: install
 	$(BIN)/ruff format --check cassnb
 	$(BIN)/mypy
 
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir build/site
+	@echo "documentation built in build/site/index.html"
+
 bench: install
-	@echo "benchmarks are not written yet (see the benchmark issue)"
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 server: install
 	$(BIN)/cassnb local start

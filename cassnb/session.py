@@ -32,6 +32,25 @@ Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 _IDENTIFIER = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,47}|"(?:[^"]|""){1,48}"')
 
 
+def _explain_bind_error(statement: Any, parameters: Parameters, exc: Exception) -> str:
+    """Name the marker whose value does not fit (the driver's own message may only say ``'int' ... encode``)."""
+    prepared = getattr(statement, "prepared_statement", statement)
+    columns = getattr(prepared, "column_metadata", None)
+    if not columns or parameters is None or isinstance(parameters, Mapping):
+        return str(exc)
+    if len(parameters) > len(columns):
+        return f"{len(parameters)} values for {len(columns)} markers"
+    for column, value in zip(columns, parameters, strict=False):
+        try:
+            column.type.serialize(value, 5)
+        except Exception:
+            return (
+                f"value {value!r} ({type(value).__name__}) does not fit marker {column.name!r} "
+                f"of CQL type {column.type.cql_parameterized_type()}"
+            )
+    return str(exc)
+
+
 class AsyncSession:
     """A connection pool to the cluster, used from asyncio.
 
@@ -173,8 +192,9 @@ class AsyncSession:
                 raise
             # Raised while binding, serializing or formatting parameters, before anything is sent.
             raise InvalidQueryError(
-                f"the parameters do not fit the statement {describe_statement(statement)!r}: {exc}. "
-                "Pass one value per marker, each of its column's CQL type"
+                f"the parameters do not fit the statement {describe_statement(statement)!r}: "
+                f"{_explain_bind_error(statement, parameters, exc)}. Pass one value per marker, each of its "
+                "column's CQL type"
             ) from exc
 
     async def execute(

@@ -7,8 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cassnb-installed
 WITH_SERVERS := scripts/with-local-servers
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install demo test test-unit lint docs bench soak server stop clean
+.PHONY: install demo test test-unit lint docs notebooks bench soak server stop clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "cassnb needs Python 3.11 or newer (python3.11 not found)"; exit 1; }
@@ -28,7 +29,7 @@ demo: install
 test: install
 	$(BIN)/mypy
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
-	$(WITH_SERVERS) $(BIN)/python -m pytest tests
+	CASSNB_PROGRESS=static $(WITH_SERVERS) $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
@@ -37,6 +38,10 @@ lint: install
 	$(BIN)/ruff check cassnb tests examples benchmarks
 	$(BIN)/ruff format --check cassnb
 	$(BIN)/mypy
+
+## Re-run the tutorial notebooks in place (refreshes their committed outputs).
+notebooks: install
+	CASSNB_PROGRESS=static $(BIN)/python scripts/run-notebooks notebooks/*.ipynb
 
 docs: install
 	$(BIN)/mkdocs build --strict --site-dir build/site

@@ -136,7 +136,7 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
     )
     from cassandra.cluster import NoHostAvailable
     from cassandra.connection import ConnectionException
-    from cassandra.protocol import SyntaxException
+    from cassandra.protocol import ProtocolException, SyntaxException
 
     where = f" while running: {describe_statement(query)}" if query is not None else ""
     message = _server_message(exc)
@@ -163,6 +163,11 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
         return TimeoutError(
             f"no answer from Cassandra within the client timeout{where}; raise `timeout=` or check the "
             f"server's load ({message})"
+        )
+    if isinstance(exc, ProtocolException) and "paging state" in message.lower():
+        return InvalidQueryError(
+            f"Cassandra did not accept the paging state{where} ({message}); pass the paging_state of an "
+            "earlier result of the same query, unchanged"
         )
     if isinstance(exc, ReadTimeout | WriteTimeout):
         return TimeoutError(f"Cassandra reported a timeout{where}: {message}")

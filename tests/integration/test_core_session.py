@@ -208,3 +208,8 @@ async def test_authentication(auth_cassandra_address: ServerAddress) -> None:
     with pytest.raises((AuthenticationError, ConnectionError)):
         await anonymous.connect()
     await anonymous.shutdown()
+
+
+async def test_a_forged_paging_state_is_an_invalid_query(session: AsyncSession, kv: str) -> None:
+    with pytest.raises(InvalidQueryError, match="did not accept the paging state"):
+        await session.execute("SELECT * FROM kv", paging_state=b"not a real paging state")

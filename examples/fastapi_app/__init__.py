@@ -1,0 +1,1 @@
+"""A FastAPI service over cassnb (see README.md)."""

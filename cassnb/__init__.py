@@ -19,8 +19,10 @@ from .exceptions import (
     UnauthorizedError,
     UnavailableError,
 )
+from .frames import FrameInfo, FrameStream, frame_info, more, query_df, stream_frames
 from .metrics import MetricsSnapshot
 from .options import UNSET, Consistency, RowFormat
+from .progress import StopSignal
 from .result import AsyncResultSet
 from .session import AsyncSession
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig
@@ -28,6 +30,19 @@ from .streaming import AsyncStreamingResultSet, Page, StreamConfig
 __version__ = "0.1.0"
 
 _logging.install()
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext cassnb``: register the ``%cql`` / ``%%cql`` magics (IPython is imported only now)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)
 
 __all__ = (
     "UNSET",
@@ -41,15 +56,22 @@ __all__ = (
     "ConfigurationError",
     "ConnectionError",
     "Consistency",
+    "FrameInfo",
+    "FrameStream",
     "InvalidQueryError",
     "MetricsSnapshot",
     "Page",
     "QueryError",
     "RowFormat",
+    "StopSignal",
     "StreamConfig",
     "TimeoutError",
     "UnauthorizedError",
     "UnavailableError",
     "__version__",
     "connect",
+    "frame_info",
+    "more",
+    "query_df",
+    "stream_frames",
 )

@@ -142,6 +142,12 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
     message = _server_message(exc)
     if isinstance(exc, NoHostAvailable):
         errors = getattr(exc, "errors", {}) or {}
+        request_errors = (Unavailable, ReadTimeout, WriteTimeout, InvalidRequest, Unauthorized, _ReadFailure,
+                          _WriteFailure)  # fmt: skip
+        if errors and all(isinstance(e, request_errors) for e in errors.values()):
+            # Every host answered, and refused the request (the retry policy tried the next host): that is the
+            # server's verdict on the statement, not a connection problem.
+            return translate(next(iter(errors.values())), query)
         if errors and all(isinstance(e, AuthenticationFailed) for e in errors.values()):
             return AuthenticationError(
                 "Cassandra rejected the credentials (user name or password is wrong, or the role cannot log "

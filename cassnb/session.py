@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
 
+from . import frames
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
 from .exceptions import CassnbError, ClosedError, ConfigurationError, InvalidQueryError, describe_statement, translate
@@ -24,6 +25,8 @@ from .result import AsyncResultSet
 from .streaming import AsyncStreamingResultSet, StreamConfig
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .cluster import AsyncCluster
 
 Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
@@ -95,10 +98,16 @@ class AsyncSession:
         return self._metrics.snapshot()
 
     # ------------------------------------------------------------------ statements
-    async def prepare(self, query: str, *, custom_payload: Mapping[str, bytes] | None = None) -> PreparedStatement:
-        """Prepare ``query`` once per session (LRU cache); the server round trip runs off the event loop."""
+    async def prepare(
+        self, query: str, *, keyspace: str | None = None, custom_payload: Mapping[str, bytes] | None = None
+    ) -> PreparedStatement:
+        """Prepare ``query`` once per session and keyspace (LRU cache), off the event loop.
+
+        ``keyspace`` prepares it against another keyspace than the session's (unqualified table names resolve
+        there), without switching the session.
+        """
         self._check_open()
-        key = (query, self._driver.keyspace)
+        key = (query, keyspace or self._driver.keyspace)
         with self._prepared_lock:
             cached = self._prepared.get(key)
             if cached is not None:
@@ -117,7 +126,7 @@ class AsyncSession:
         with self._prepared_lock:
             if (cached := self._prepared.get(key)) is not None:
                 return cached
-        prepared = self._driver.prepare(key[0], custom_payload=custom_payload)
+        prepared = self._driver.prepare(key[0], custom_payload=custom_payload, keyspace=key[1])
         if key[0].lstrip().upper().startswith("SELECT"):
             prepared.is_idempotent = True  # reads are safe to retry on another replica
         with self._prepared_lock:
@@ -304,6 +313,14 @@ class AsyncSession:
             )  # fmt: skip
 
         return AwaitableContext(open_stream)
+
+    def stream_frames(self, query: Query, parameters: Parameters = None, **options: Any) -> frames.FrameStream:
+        """Stream a query as pandas DataFrame chunks, one per page: see :func:`cassnb.frames.stream_frames`."""
+        return frames.stream_frames(self, query, parameters, **options)
+
+    async def query_df(self, query: Query, parameters: Parameters = None, **options: Any) -> pd.DataFrame:
+        """Run a query into one DataFrame, with progress, stop and resume: see :func:`cassnb.frames.query_df`."""
+        return await frames.query_df(self, query, parameters, **options)
 
     async def execute_batch(
         self,

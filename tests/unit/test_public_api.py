@@ -7,8 +7,9 @@ def test_exported_names() -> None:
     assert cassnb.__all__ == (
         "UNSET", "AsyncCluster", "AsyncResultSet", "AsyncSession", "AsyncStreamingResultSet",
         "AuthenticationError", "CassnbError", "ClosedError", "ConfigurationError", "ConnectionError",
-        "Consistency", "InvalidQueryError", "MetricsSnapshot", "Page", "QueryError", "RowFormat",
-        "StreamConfig", "TimeoutError", "UnauthorizedError", "UnavailableError", "__version__", "connect",
+        "Consistency", "FrameInfo", "FrameStream", "InvalidQueryError", "MetricsSnapshot", "Page", "QueryError",
+        "RowFormat", "StopSignal", "StreamConfig", "TimeoutError", "UnauthorizedError", "UnavailableError",
+        "__version__", "connect", "frame_info", "more", "query_df", "stream_frames",
     )  # fmt: skip
     for name in cassnb.__all__:
         assert hasattr(cassnb, name), name

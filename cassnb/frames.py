@@ -1,0 +1,554 @@
+"""Query results as pandas DataFrames: page by page, all at once, and resumed after a stop.
+
+* :func:`stream_frames` turns each page of a query into a DataFrame chunk. Chunks not kept by the caller are
+  garbage, and the stream prefetches at most one page, so memory depends on the page size, not the result.
+* :func:`query_df` collects the chunks and joins them once at the end. The frame's ``attrs["cassnb"]``
+  (see :class:`FrameInfo`) records the query, how far it got and whether the result is complete.
+* :func:`more` continues an incomplete frame exactly where it stopped: no row repeated, none missed.
+
+Every chunk of one result has the same columns and dtypes, whatever the page holds (see
+:mod:`cassnb._frames`), so chunks and resumed parts join without dtype drift.
+
+Stopping early
+--------------
+:func:`query_df` and :func:`more` stop after the page in hand, keep every row fetched so far, return the
+partial frame marked ``complete=False`` and print one line saying how to continue, when
+
+* the ``stop=`` :class:`~cassnb.progress.StopSignal` is set, from any thread (the magics turn an interrupt of
+  their own waiting into this), or the progress widget's Stop button is pressed;
+* the first interrupt arrives while they run on the main thread: Ctrl-C in a terminal, or Jupyter's
+  Interrupt for a cell that awaits them. :func:`~cassnb.progress.stop_on_interrupt` turns that SIGINT into a
+  stop request; a second interrupt does what SIGINT does otherwise, to break off a read stuck on a page;
+* a ``KeyboardInterrupt`` reaches the read anyway (that second Ctrl-C landing in the read's own code).
+
+``asyncio.CancelledError`` is never swallowed: it is how asyncio stops a task (``asyncio.timeout``, a
+TaskGroup whose sibling failed, a runner shutting down, ipykernel acting on a second interrupt), and code that
+turns it into a normal return breaks all of those. On cancellation the stream is closed and the error
+propagates, without a partial frame.
+
+:func:`stream_frames` leaves interrupts to its caller: the chunks already handed out are the caller's, and
+closing the stream (``async with``) is all that is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, fields
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ._frames import FrameBuilder
+from .exceptions import ClosedError, ConfigurationError, describe_statement
+from .options import UNSET, RowFormat, _Unset
+from .progress import ProgressSpec, StopSignal, choose_progress, stop_on_interrupt
+from .streaming import AsyncStreamingResultSet, Page, StreamConfig
+
+if TYPE_CHECKING:
+    from .session import AsyncSession, Parameters, Query
+
+__all__ = ("FrameInfo", "FrameStream", "frame_info", "more", "query_df", "stream_frames")
+
+log = logging.getLogger("cassnb.frames")
+
+#: The key of :attr:`pandas.DataFrame.attrs` holding a :class:`FrameInfo` as a dict.
+ATTRS_KEY = "cassnb"
+
+
+def _positive(name: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        allowed = "a positive integer or None" if optional else "a positive integer"
+        raise ConfigurationError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return f"failed: {type(exc).__name__}"
+
+
+class FrameStream:
+    """DataFrame chunks of one query, one per page; made by :func:`stream_frames`.
+
+    Use it as ``async for chunk in stream`` or, to be sure it is closed when the loop ends early,
+    ``async with stream_frames(...) as chunks: async for chunk in chunks``. Pages without rows are skipped.
+
+    The counters and the resume position describe the chunks handed out so far: a chunk lost to an
+    interrupt before it reached the caller is not counted, so resuming from :attr:`paging_state` and
+    :attr:`skip_rows` fetches it again.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        query: Query,
+        params: Parameters = None,
+        *,
+        fetch_size: int = 5000,
+        max_rows: int | None = None,
+        timeout: float | _Unset | None = UNSET,
+        progress: ProgressSpec = False,
+        stop: StopSignal | None = None,
+        paging_state: bytes | None = None,
+        skip_rows: int = 0,
+    ) -> None:
+        _positive("fetch_size", fetch_size, optional=False)
+        _positive("max_rows", max_rows, optional=True)
+        if stop is not None and not isinstance(stop, StopSignal):
+            raise ConfigurationError(f"stop must be a cassnb.progress.StopSignal, got {type(stop).__name__}")
+        self._session = session
+        self._query = query
+        self._params = params
+        self._fetch_size = fetch_size
+        self._timeout = timeout
+        self._reporter = choose_progress(progress)
+        self._stop = stop
+        self._remaining = max_rows
+        # Where the next undelivered row is: the page it is on, and how many rows of that page were delivered.
+        self._state = paging_state
+        self._skip = skip_rows
+        self._stream: AsyncStreamingResultSet | None = None
+        self._pages: AsyncIterator[Page] | None = None
+        self._builder: FrameBuilder | None = None
+        self._column_names: list[str] = []
+        self._started = False
+        self._closed = False
+        self._ended = False  # closed because there was nothing more to hand out (end, max_rows or stop)
+        self._complete = False
+        self._stopped = False
+        self.rows_fetched = 0
+        self.pages = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def paging_state(self) -> bytes | None:
+        """With :attr:`skip_rows`, where the next undelivered row is (pass both to resume)."""
+        return self._state
+
+    @property
+    def skip_rows(self) -> int:
+        """Rows of the page at :attr:`paging_state` that were already delivered."""
+        return self._skip
+
+    @property
+    def complete(self) -> bool:
+        """True once every row of the result has been delivered."""
+        return self._complete
+
+    @property
+    def stopped(self) -> bool:
+        """True when the stream ended because a stop was requested (``stop=`` or the Stop button)."""
+        return self._stopped
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def column_names(self) -> list[str]:
+        """The result's columns, known once the first page has arrived (empty before)."""
+        return list(self._column_names)
+
+    def _concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """Join the frames in one step (for more(): the earlier frame first); keeps columns when empty."""
+        if self._builder is None:
+            return frames[0].reset_index(drop=True) if frames else pd.DataFrame()
+        return self._builder.concat(frames)
+
+    # ------------------------------------------------------------------ iteration
+    def __aiter__(self) -> FrameStream:
+        return self
+
+    async def __anext__(self) -> pd.DataFrame:
+        if self._closed:
+            if self._ended:
+                raise StopAsyncIteration
+            raise ClosedError("this frame stream was closed; start a new one with stream_frames(...)")
+        try:
+            chunk = await self._next_chunk()
+        except BaseException as exc:
+            await self.close(_reason(exc))
+            raise
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    def _stop_requested(self) -> bool:
+        return (self._stop is not None and self._stop.is_set()) or self._reporter.stop_requested
+
+    async def _open(self) -> None:
+        """Start (or restart) the underlying stream at the resume position."""
+        if not self._started:
+            self._started = True
+            self._reporter.start(describe_statement(self._query))
+        size, max_pages = self._fetch_size, None
+        if self._remaining is not None:  # request no more pages, and no bigger pages, than needed
+            wanted = self._remaining + self._skip
+            size = min(size, wanted)
+            max_pages = -(-wanted // size)
+        self._stream = await self._session.execute_stream(
+            self._query, self._params, stream_config=StreamConfig(fetch_size=size, max_pages=max_pages),
+            paging_state=self._state, skip_rows=self._skip, timeout=self._timeout, row_format=RowFormat.TUPLE,
+        )  # fmt: skip
+        self._pages = self._stream.pages()
+
+    async def _next_chunk(self) -> pd.DataFrame | None:
+        while True:
+            if self._stop_requested():
+                self._stopped = True
+                await self._end("stopped")
+                return None
+            if self._remaining == 0 or self._complete:
+                await self._end()
+                return None
+            if self._pages is None:
+                await self._open()
+            stream, pages = self._stream, self._pages
+            assert stream is not None and pages is not None
+            page_start, page_skip = stream.paging_state, self._skip
+            try:
+                page = await anext(pages)
+            except StopAsyncIteration:
+                if stream.exhausted:
+                    self._complete, self._state, self._skip = True, None, 0
+                    continue
+                # max_pages ran out before max_rows did (the server sent short pages): go on from here.
+                self._stream = self._pages = None
+                continue
+            if self._builder is None:
+                self._column_names = list(page.column_names)
+                self._builder = FrameBuilder(page.column_names, page.column_types)
+            keep = len(page.rows) if self._remaining is None else min(len(page.rows), self._remaining)
+            rows = page.rows if keep == len(page.rows) else page.rows[:keep]
+            chunk = self._builder.frame(rows) if keep else None
+            # Report before committing: if reporting raises (an interrupt), the page counts as undelivered.
+            self._reporter.update(self.rows_fetched + keep, self.pages + 1)
+            self.rows_fetched += keep
+            self.pages += 1
+            if keep < len(page.rows):
+                self._state, self._skip = page_start, page_skip + keep
+            else:
+                self._state, self._skip = stream.paging_state, 0
+                self._complete = self._state is None
+            if self._remaining is not None:
+                self._remaining -= keep
+            if chunk is not None:
+                return chunk
+
+    # ------------------------------------------------------------------ closing
+    async def _end(self, failure: str | None = None) -> None:
+        await self.close(failure)
+        self._ended = True
+
+    async def close(self, reason: str | None = None) -> None:
+        """Stop fetching and release the request in flight. Idempotent.
+
+        Args:
+            reason: why the stream ends early (``"interrupted"``, ``"stopped"``...); when given, the progress
+                display shows the read as failed with that reason, otherwise as done.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        stream, pages = self._stream, self._pages
+        self._stream = self._pages = None
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            # RuntimeError: the generator is running in another task; closing the stream below suffices.
+            with contextlib.suppress(RuntimeError):
+                await aclose()
+        if stream is not None:
+            await stream.close()
+        if not self._started:
+            return  # nothing was shown, so there is nothing to end
+        try:
+            if reason is None:
+                self._reporter.finish()
+            else:
+                self._reporter.fail(reason)
+        except Exception:
+            log.exception("the progress reporter failed while closing the stream")
+
+    aclose = close
+
+    async def __aenter__(self) -> FrameStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close(None if exc is None else _reason(exc))
+
+    def __repr__(self) -> str:
+        state = "complete" if self._complete else "closed" if self._closed else "open"
+        return f"<FrameStream {state} pages={self.pages} rows={self.rows_fetched}>"
+
+
+def stream_frames(
+    session: AsyncSession,
+    query: Query,
+    params: Parameters = None,
+    *,
+    fetch_size: int = 5000,
+    max_rows: int | None = None,
+    timeout: float | _Unset | None = UNSET,
+    progress: ProgressSpec = False,
+    stop: StopSignal | None = None,
+) -> FrameStream:
+    """Stream a query as DataFrame chunks, one per page.
+
+    Args:
+        session: the session to run the query on.
+        query, params: as for :meth:`AsyncSession.execute`.
+        fetch_size: rows per page, and so per chunk.
+        max_rows: stop after this many rows; the last chunk is cut short and no page beyond it is requested.
+        timeout: seconds allowed for each page request.
+        progress: a reporter or a mode (see :func:`cassnb.progress.choose_progress`); off by default.
+        stop: end the stream after the current page once this signal is set.
+
+    Returns:
+        A :class:`FrameStream`; nothing is sent until the first chunk is requested.
+
+    Raises:
+        ConfigurationError: a bad ``fetch_size``, ``max_rows``, ``stop`` or ``progress``. Errors of the query
+        itself (see :mod:`cassnb.exceptions`) are raised while iterating.
+    """
+    return FrameStream(
+        session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout, progress=progress,
+        stop=stop,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------- frames
+@dataclass(frozen=True)
+class FrameInfo:
+    """What ``df.attrs["cassnb"]`` records about a frame from :func:`query_df` or :func:`more`.
+
+    Attributes:
+        query: the statement's CQL text.
+        params: the parameters it was run with.
+        fetch_size: rows per page.
+        rows: rows in the frame.
+        pages: pages fetched to build it (all calls together).
+        complete: whether the frame holds the whole result.
+        paging_state, skip_rows: where the next row is, when ``complete`` is False.
+        elapsed: seconds spent fetching (all calls together).
+        origin: a handle, valid in this process only, through which :func:`more` finds the session.
+    """
+
+    query: str
+    params: Any
+    fetch_size: int
+    rows: int
+    pages: int
+    complete: bool
+    paging_state: bytes | None
+    skip_rows: int
+    elapsed: float
+    origin: str
+
+
+def frame_info(df: pd.DataFrame) -> FrameInfo:
+    """Read the :class:`FrameInfo` of a frame made by :func:`query_df` or :func:`more`.
+
+    Raises:
+        ConfigurationError: ``df`` carries no cassnb information (it was not made by cassnb, or an operation
+        dropped its ``attrs``).
+    """
+    data = df.attrs.get(ATTRS_KEY) if isinstance(df, pd.DataFrame) else None
+    names = [f.name for f in fields(FrameInfo)]
+    if not isinstance(data, dict) or any(name not in data for name in names):
+        raise ConfigurationError(
+            "this DataFrame has no attrs['cassnb']: "
+            "pass a frame returned by cassnb.query_df() or cassnb.more()"
+        )
+    return FrameInfo(**{name: data[name] for name in names})
+
+
+@dataclass(frozen=True)
+class _Origin:
+    session: weakref.ref[AsyncSession]
+    query: Any  # the statement object as given (a Statement keeps its options when resumed)
+
+
+_PROCESS = uuid.uuid4().hex[:12]
+_numbers = itertools.count(1)
+_origins: OrderedDict[str, _Origin] = OrderedDict()
+_origins_lock = threading.Lock()
+_MAX_ORIGINS = 256
+
+
+def _remember(session: AsyncSession, query: Query) -> str:
+    origin = f"{_PROCESS}-{next(_numbers)}"
+    with _origins_lock:
+        _origins[origin] = _Origin(weakref.ref(session), query)
+        while len(_origins) > _MAX_ORIGINS:
+            _origins.popitem(last=False)
+    return origin
+
+
+def _recall(origin: str) -> _Origin | None:
+    with _origins_lock:
+        return _origins.get(origin)
+
+
+def _query_text(query: Query) -> str:
+    if isinstance(query, str):
+        return query
+    text = getattr(query, "query_string", None) or getattr(
+        getattr(query, "prepared_statement", None), "query_string", None
+    )
+    return str(text) if text is not None else describe_statement(query)
+
+
+async def _collect(stream: FrameStream, frames: list[pd.DataFrame]) -> bool:
+    """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short."""
+    try:
+        async for chunk in stream:
+            frames.append(chunk)
+    except KeyboardInterrupt:
+        await stream.close("interrupted")
+        return True
+    except BaseException as exc:
+        await stream.close(_reason(exc))
+        raise
+    return False
+
+
+def _finish(stream: FrameStream, frame: pd.DataFrame, info: FrameInfo, interrupted: bool) -> pd.DataFrame:
+    frame.attrs[ATTRS_KEY] = asdict(info)
+    if not info.complete and (interrupted or stream.stopped):
+        print(
+            f"stopped after {info.rows:,} rows ({info.pages:,} page{'' if info.pages == 1 else 's'}); "
+            "run `await cassnb.more(df)` or `%cql more` to continue",
+            flush=True,
+        )
+    return frame
+
+
+async def query_df(
+    session: AsyncSession,
+    query: Query,
+    params: Parameters = None,
+    *,
+    fetch_size: int = 5000,
+    max_rows: int | None = None,
+    progress: ProgressSpec = "auto",
+    timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109 - a per-page request timeout, not a deadline
+    stop: StopSignal | None = None,
+) -> pd.DataFrame:
+    """Run a query and return its rows as one DataFrame.
+
+    Pages are converted as they arrive and joined once at the end. A stop request, the Stop button or an
+    interrupt ends the read after the current page: the rows so far are returned, marked
+    ``complete=False``, and ``await cassnb.more(df)`` fetches the rest. Cancellation of the awaiting task is
+    not swallowed (see the module docstring).
+
+    Args:
+        session, query, params, fetch_size, max_rows, timeout: as for :func:`stream_frames`.
+        stop: a signal that ends the read after the current page; an interrupt sets it too.
+        progress: a reporter or a mode; ``"auto"`` shows a widget in Jupyter and a text line elsewhere.
+
+    Returns:
+        The frame, with a :class:`FrameInfo` as a dict in ``df.attrs["cassnb"]``.
+
+    Raises:
+        ConfigurationError, and the query errors of :mod:`cassnb.exceptions`.
+    """
+    stop = StopSignal() if stop is None else stop
+    started = time.perf_counter()
+    chunks: list[pd.DataFrame] = []
+    with stop_on_interrupt(stop):  # before the progress display appears
+        stream = stream_frames(
+            session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
+            progress=progress, stop=stop,
+        )  # fmt: skip
+        interrupted = await _collect(stream, chunks)
+    frame = stream._concat(chunks)
+    del chunks
+    info = FrameInfo(
+        query=_query_text(query), params=params, fetch_size=fetch_size, rows=len(frame), pages=stream.pages,
+        complete=stream.complete, paging_state=stream.paging_state, skip_rows=stream.skip_rows,
+        elapsed=round(time.perf_counter() - started, 6), origin=_remember(session, query),
+    )  # fmt: skip
+    return _finish(stream, frame, info, interrupted)
+
+
+async def more(
+    df: pd.DataFrame,
+    session: AsyncSession | None = None,
+    *,
+    max_rows: int | None = None,
+    progress: ProgressSpec = "auto",
+    timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109 - a per-page request timeout, not a deadline
+    stop: StopSignal | None = None,
+) -> pd.DataFrame:
+    """Fetch the rest of an incomplete frame from :func:`query_df` (or an earlier :func:`more`).
+
+    The query continues exactly where ``df`` stopped, with the same parameters and page size. ``df`` itself
+    is not changed.
+
+    Args:
+        df: the incomplete frame.
+        session: the session to use; by default the one that produced ``df`` in this process.
+        max_rows: fetch at most this many further rows (the frame may stay incomplete).
+        progress, timeout, stop: as for :func:`query_df`.
+
+    Returns:
+        A new frame: the rows of ``df`` followed by the new rows, with updated ``attrs["cassnb"]``. When
+        ``df`` is already complete it is returned unchanged, with a one-line notice.
+
+    Raises:
+        ConfigurationError: ``df`` has no cassnb information, or its session is unknown here and none was
+        passed. The query errors of :mod:`cassnb.exceptions`.
+    """
+    info = frame_info(df)
+    if info.complete:
+        print(f"already complete: {info.rows:,} rows; nothing more to fetch", flush=True)
+        return df
+    origin = _recall(info.origin)
+    if origin is not None and _query_text(origin.query) != info.query:
+        origin = None  # not the statement this frame came from
+    if session is None:
+        session = origin.session() if origin is not None else None
+        if session is None:
+            raise ConfigurationError(
+                "cannot tell which session produced this frame (another process, or the session is gone); "
+                "pass one: `await cassnb.more(df, session)`"
+            )
+    query = origin.query if origin is not None else info.query
+    stop = StopSignal() if stop is None else stop
+    started = time.perf_counter()
+    frames = [df]
+    with stop_on_interrupt(stop):
+        stream = FrameStream(
+            session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
+            progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
+        )  # fmt: skip
+        interrupted = await _collect(stream, frames)
+    frame = stream._concat(frames)
+    del frames
+    frame.attrs.clear()
+    updated = FrameInfo(
+        query=info.query, params=info.params, fetch_size=info.fetch_size, rows=len(frame),
+        pages=info.pages + stream.pages, complete=stream.complete,
+        paging_state=stream.paging_state, skip_rows=stream.skip_rows,
+        elapsed=round(info.elapsed + time.perf_counter() - started, 6), origin=info.origin,
+    )  # fmt: skip
+    if origin is None:
+        updated = FrameInfo(**{**asdict(updated), "origin": _remember(session, query)})
+    return _finish(stream, frame, updated, interrupted)

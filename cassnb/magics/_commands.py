@@ -1,0 +1,198 @@
+"""The ``%cql`` subcommands, one small function each, dispatched by :data:`COMMANDS`.
+
+Every command takes the magic (for its configuration, registry and runner), the rest of the line and the
+namespace the line runs in. User mistakes raise ``UsageError``; core errors are turned into one line by the
+magic's error boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from IPython.core.error import UsageError
+
+from .._connect import connect as open_session
+from ..exceptions import AuthenticationError
+from ..session import AsyncSession
+from ._connections import (
+    Connection,
+    Defaults,
+    describe_hosts,
+    read_connection_file,
+    read_password,
+    resolve_settings,
+)
+from ._display import describe_view
+from ._ipython import argument_parser, display, parse_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._magic import CqlMagic
+
+Command = Callable[["CqlMagic", str, Mapping[str, object]], object]
+
+
+_CONNECT = argument_parser("%cql connect")
+_CONNECT.add_argument("hosts", nargs="?", help="HOST[,HOST...], each optionally HOST:PORT")
+_CONNECT.add_argument("--port", type=int)
+_CONNECT.add_argument("--keyspace", "-k")
+_CONNECT.add_argument("--user", "-u")
+_CONNECT.add_argument("--password-env", metavar="VAR")
+_CONNECT.add_argument("--name", "-n")
+
+_USE = argument_parser("%cql use")
+_USE.add_argument("keyspace")
+_USE.add_argument("--conn", "-c")
+
+_CLOSE = argument_parser("%cql close")
+_CLOSE.add_argument("name", nargs="?")
+_CLOSE.add_argument("--all", action="store_true")
+
+_ATTACH = argument_parser("%cql attach")
+_ATTACH.add_argument("variable")
+_ATTACH.add_argument("--name", "-n")
+
+_DESCRIBE = argument_parser("%cql describe")
+_DESCRIBE.add_argument("what", nargs="*")
+_DESCRIBE.add_argument("--conn", "-c")
+_DESCRIBE_USAGE = "use %cql describe keyspaces | tables | keyspace NAME | table [KEYSPACE.]NAME"
+
+_NAME = r'(?:[A-Za-z][A-Za-z0-9_]*|"(?:[^"]|"")+")'
+_QUALIFIED_NAME = re.compile(rf"{_NAME}(?:\.{_NAME})?")
+
+
+def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+    if re.search(r"(^|\s)--password(?!-env)", rest):
+        raise UsageError(
+            "%cql connect does not take a password on the command line (it would be saved in the notebook); "
+            "use --password-env VAR, or leave it out to be prompted"
+        )
+    try:
+        args = parse_line(_CONNECT, rest)
+    except UsageError as exc:
+        if "unrecognized arguments" not in str(exc):
+            raise
+        # Never echo them: a mistyped option may be followed by a password.
+        raise UsageError(
+            "%cql connect: unrecognized arguments (not repeated here in case they hold a secret); see %cql?"
+        ) from None
+    name = args.name or magic.default_connection
+    sections = read_connection_file()
+    defaults = Defaults(hosts=magic.hosts, port=magic.port, user=magic.user, keyspace=magic.keyspace)
+    settings = resolve_settings(
+        name, hosts=args.hosts, port=args.port, keyspace=args.keyspace, user=args.user,
+        password_env=args.password_env, defaults=defaults, file_sections=sections,
+    )  # fmt: skip
+    where = describe_hosts(settings.hosts, settings.port)
+    password = read_password(settings, sections)
+    try:
+        session = magic.runner.run(
+            open_session(list(settings.hosts), port=settings.port, keyspace=settings.keyspace,
+                         username=settings.user, password=password)
+        )  # fmt: skip
+    except AuthenticationError:
+        if settings.user is None:
+            raise UsageError(
+                f"the server at {where} requires a login: run %cql connect again with --user NAME "
+                "(the password is then asked for, or read from --password-env VAR)"
+            ) from None
+        raise UsageError(
+            f"could not log in to {where} as {settings.user!r}: Cassandra rejected the credentials "
+            "(user name or password is wrong, or the role cannot log in)"
+        ) from None
+    if name in magic.connections:  # replaced only once the new session is open
+        _forget(magic, name)
+    connection = Connection(
+        name,
+        session,
+        settings.hosts,
+        settings.port,
+        settings.user,
+        settings.password_from is not None,
+        owned=True,
+    )
+    magic.connections.add(connection)
+    print(f"connected {connection.describe()}")
+
+
+def connections(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame:
+    if rest:
+        raise UsageError("%cql connections takes no arguments")
+    return magic.connections.table(read_connection_file())
+
+
+def use(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+    args = parse_line(_USE, rest)
+    connection = magic.connections.get(args.conn)
+    magic.runner.run(connection.session.set_keyspace(args.keyspace))
+    print(f"using keyspace {connection.session.keyspace} on {connection.name}")
+
+
+def _forget(magic: CqlMagic, name: str) -> str:
+    connection = magic.connections.remove(name)
+    if not connection.owned:
+        return f"detached {name} (the session stays open: `await {connection.variable}.close()` closes it)"
+    magic.runner.run(connection.session.close())
+    return f"closed {name}"
+
+
+def close(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+    args = parse_line(_CLOSE, rest)
+    if args.all:
+        names = [connection.name for connection in magic.connections]
+    else:
+        names = [args.name or magic.connections.get().name]
+    for name in names:
+        print(_forget(magic, name))
+
+
+def attach(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+    args = parse_line(_ATTACH, rest)
+    if args.variable not in namespace:
+        raise UsageError(f"there is no variable named {args.variable!r} to attach")
+    session = namespace[args.variable]
+    if not isinstance(session, AsyncSession):
+        raise UsageError(
+            f"{args.variable!r} is a {type(session).__name__}, not a session: attach the result of "
+            "`await cassnb.connect(...)` or `await cluster.connect()`"
+        )
+    if session.is_closed:
+        raise UsageError(f"the session in {args.variable!r} is closed")
+    name = args.name or args.variable
+    if name in magic.connections:
+        _forget(magic, name)
+    connection = Connection.attached(name, session, args.variable)
+    magic.connections.add(connection)
+    print(f"attached {connection.describe()}")
+
+
+def describe(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+    """The four documented forms are checked here; other ``DESCRIBE`` forms go to the server as written."""
+    args = parse_line(_DESCRIBE, rest)
+    words = [str(word) for word in args.what]
+    kind = words[0].lower() if words else ""
+    if not words or (kind in ("keyspaces", "tables") and len(words) != 1):
+        raise UsageError(_DESCRIBE_USAGE)
+    if kind in ("keyspace", "table"):
+        if len(words) != 2:
+            raise UsageError(_DESCRIBE_USAGE)
+        if not _QUALIFIED_NAME.fullmatch(words[1]):
+            raise UsageError(f"{words[1]!r} is not a keyspace or table name")
+        words[0] = kind.upper()
+    statement = "DESCRIBE " + " ".join(words)
+    session = magic.connections.get(args.conn).session
+    result = magic.runner.run(session.execute(statement))
+    display(describe_view(result.to_dataframe()))
+
+
+COMMANDS: dict[str, Command] = {
+    "connect": connect,
+    "connections": connections,
+    "use": use,
+    "close": close,
+    "attach": attach,
+    "describe": describe,
+}

@@ -233,7 +233,9 @@ class AsyncSession:
                 profile's request timeout (10 s).
             paging_state: not given — every page is fetched and the result holds all rows; given (``None`` for
                 the first page, or a previous result's :attr:`~AsyncResultSet.paging_state`) — exactly one page
-                is fetched: manual paging.
+                is fetched: manual paging. Pass a paging state back unchanged, to the same query: Cassandra
+                answers a forged one with a protocol error, on which the driver drops that connection (it
+                reconnects within a second or so). Services that hand paging states to clients should sign them.
             fetch_size: rows per page.
             trace: ask the server to trace the request (read it with ``await result.get_query_trace()``).
             row_format: how rows come back (default: named tuples with attribute access).

@@ -159,7 +159,7 @@ class ProgressReporter(Protocol):
 
     def start(self, description: str) -> None: ...
 
-    def update(self, rows: int, pages: int) -> None: ...
+    def update(self, rows: int, pages: int, detail: str = "") -> None: ...
 
     def finish(self) -> None: ...
 
@@ -181,9 +181,12 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def _status(rows: int, pages: int, elapsed: float | None) -> str:
-    """``12,345 rows · 3 pages · 45,000 rows/s · 0:00:03`` (without the timings when ``elapsed`` is None)."""
-    parts = [_plural(rows, "row"), _plural(pages, "page")]
+def _status(rows: int, pages: int, elapsed: float | None, detail: str = "") -> str:
+    """``12,345 rows · 3 pages · 45,000 rows/s · 0:00:03`` (without the timings when ``elapsed`` is None).
+
+    ``detail`` (e.g. ``12/32 token ranges``) follows the page count.
+    """
+    parts = [_plural(rows, "row"), _plural(pages, "page"), *([detail] if detail else [])]
     if elapsed is not None:
         rate = rows / elapsed if elapsed > 0 else 0.0
         parts += [f"{rate:,.0f} rows/s", _clock(elapsed)]
@@ -196,6 +199,7 @@ class _Counting:
     def __init__(self, stop: StopSignal | None = None) -> None:
         self.rows = 0
         self.pages = 0
+        self.detail = ""
         self.description = ""
         self._started = time.monotonic()
         self._stop = stop or StopSignal()
@@ -208,8 +212,8 @@ class _Counting:
         self.description = description
         self._started = time.monotonic()
 
-    def _count(self, rows: int, pages: int) -> None:
-        self.rows, self.pages = rows, pages
+    def _count(self, rows: int, pages: int, detail: str = "") -> None:
+        self.rows, self.pages, self.detail = rows, pages, detail
 
     @property
     def elapsed(self) -> float:
@@ -222,8 +226,8 @@ class NullProgress(_Counting):
     def start(self, description: str) -> None:
         self._begin(description)
 
-    def update(self, rows: int, pages: int) -> None:
-        self._count(rows, pages)
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self._count(rows, pages, detail)
 
     def finish(self) -> None:
         pass
@@ -248,11 +252,12 @@ class StaticProgress(_Counting):
     def start(self, description: str) -> None:
         self._begin(description)
 
-    def update(self, rows: int, pages: int) -> None:
-        self._count(rows, pages)
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self._count(rows, pages, detail)
 
     def finish(self) -> None:
-        self._print(f"fetched {_plural(self.rows, 'row')} in {_plural(self.pages, 'page')}")
+        detail = f" ({self.detail})" if self.detail else ""
+        self._print(f"fetched {_plural(self.rows, 'row')} in {_plural(self.pages, 'page')}{detail}")
 
     def fail(self, reason: str) -> None:
         self._print(f"fetched {_plural(self.rows, 'row')} in {_plural(self.pages, 'page')} ({reason})")
@@ -291,12 +296,12 @@ class TextProgress(_Counting):
     def start(self, description: str) -> None:
         self._begin(description)
 
-    def update(self, rows: int, pages: int) -> None:
-        self._count(rows, pages)
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self._count(rows, pages, detail)
         now = time.monotonic()
         if self._live() and now - self._last_draw >= self._interval:
             self._last_draw = now
-            self._draw(_status(rows, pages, self.elapsed), end="")
+            self._draw(_status(rows, pages, self.elapsed, detail), end="")
 
     def finish(self) -> None:
         self._end("done")
@@ -307,7 +312,7 @@ class TextProgress(_Counting):
     def _end(self, outcome: str) -> None:
         if not self._done:
             self._done = True
-            self._draw(f"{_status(self.rows, self.pages, self.elapsed)} · {outcome}", end="\n")
+            self._draw(f"{_status(self.rows, self.pages, self.elapsed, self.detail)} · {outcome}", end="\n")
 
     def _draw(self, text: str, end: str) -> None:
         padding = " " * max(0, self._width - len(text))  # wipe what a longer previous line left behind
@@ -368,12 +373,12 @@ class WidgetProgress(_Counting):
             show = ipython_display.display
         show(self.box)
 
-    def update(self, rows: int, pages: int) -> None:
-        self._count(rows, pages)
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self._count(rows, pages, detail)
         now = time.monotonic()
         if now - self._last_draw >= self._interval:  # each change is a message to the browser
             self._last_draw = now
-            self.label.value = self._html(_status(rows, pages, self.elapsed))
+            self.label.value = self._html(_status(rows, pages, self.elapsed, detail))
 
     def finish(self) -> None:
         self._end("success", "done")
@@ -386,7 +391,7 @@ class WidgetProgress(_Counting):
             return
         self._done = True
         self.bar.bar_style = style
-        self.label.value = self._html(f"{_status(self.rows, self.pages, self.elapsed)} · {outcome}")
+        self.label.value = self._html(f"{_status(self.rows, self.pages, self.elapsed, self.detail)} · {outcome}")
         self.button.disabled = True
         self.box.children = (self.bar, self.label)
 

@@ -141,3 +141,40 @@ def big_table(session: AsyncSession, keyspace: str) -> str:
 
     asyncio.run(load())
     return f"{keyspace}.big"
+
+
+WIDE_ROWS = 300_000
+
+
+@pytest.fixture(scope="session")
+def wide_table(session: AsyncSession, keyspace: str) -> str:
+    """``wide`` — 300,000 rows of six column types in 300 partitions (single-partition unlogged batches)."""
+
+    async def load() -> None:
+        from datetime import datetime, timedelta, timezone
+
+        from cassandra.query import BatchStatement, BatchType
+
+        await session.execute(
+            "CREATE TABLE IF NOT EXISTS wide (bucket int, id bigint, at timestamp, label text, score double, "
+            "flag boolean, ref uuid, PRIMARY KEY (bucket, id))"
+        )
+        insert = await session.prepare(
+            "INSERT INTO wide (bucket, id, at, label, score, flag, ref) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        semaphore = asyncio.Semaphore(32)
+
+        async def batch(bucket: int, start: int) -> None:
+            statement = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for row_id in range(start, start + 100):
+                statement.add(insert, (bucket, row_id, base + timedelta(seconds=row_id), f"label-{row_id}",
+                                       row_id / 3, row_id % 2 == 0, uuid.UUID(int=row_id)))  # fmt: skip
+            async with semaphore:
+                await session.execute(statement)
+
+        per = WIDE_ROWS // 300
+        await asyncio.gather(*(batch(b, b * per + i) for b in range(300) for i in range(0, per, 100)))
+
+    asyncio.run(load())
+    return f"{keyspace}.wide"

@@ -1,0 +1,7 @@
+"""Exports of query results to CSV, Parquet and JSON Lines: streamed, atomic, in constant memory."""
+
+from ._formats import ExportFormat
+from ._pipeline import ExportReport, Page, write_pages
+from ._query import export, export_table, token_ranges
+
+__all__ = ("ExportFormat", "ExportReport", "Page", "export", "export_table", "token_ranges", "write_pages")

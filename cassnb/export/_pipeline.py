@@ -1,0 +1,216 @@
+"""From an async stream of result pages to a finished file: ``write_pages``.
+
+The query side produces pages on the event loop; everything that touches the file (encoding included) runs
+on a worker thread, one ``asyncio.to_thread`` call per page, so a notebook's loop stays responsive. While a
+page is being written the next one is already being fetched, and at most those two pages are in memory.
+
+Nothing half-written ever appears at the target: the file is built as a temporary file beside it and
+renamed into place only after the last page (see ``_atomic``). Any exception or cancellation, at any point,
+deletes the temporary file instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from cassnb.export._atomic import AtomicFile
+from cassnb.export._formats import ExportFormat, PageWriter, make_writer, parse_options
+
+T = TypeVar("T")
+
+_SUFFIXES = {fmt.suffix: fmt for fmt in ExportFormat}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a result, as the driver returns it.
+
+    Attributes:
+        column_names: ``ResultSet.column_names``.
+        column_types: ``ResultSet.column_types`` (driver type classes from ``cassandra.cqltypes``).
+        rows: row tuples (the driver's ``tuple_factory``; named tuples work too).
+    """
+
+    column_names: Sequence[str]
+    column_types: Sequence[type]
+    rows: Sequence[Sequence[Any]]
+
+
+class PageLike(Protocol):
+    """What ``write_pages`` reads from a page: ``Page`` and the core's streaming pages both qualify."""
+
+    @property
+    def column_names(self) -> Sequence[str]: ...
+    @property
+    def column_types(self) -> Sequence[type]: ...
+    @property
+    def rows(self) -> Sequence[Sequence[Any]]: ...
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What ``write_pages`` wrote: where, in which format, how much, and how long it took."""
+
+    path: Path
+    format: ExportFormat
+    rows: int
+    pages: int
+    bytes: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows:,} rows ({self.pages:,} pages) -> {self.path} "
+            f"[{self.format.value}, {_human_bytes(self.bytes)}] in {self.seconds:.2f} s, "
+            f"{self.rows_per_second:,.0f} rows/s"
+        )
+
+
+def format_for(path: str | os.PathLike[str], format: str | None = None) -> ExportFormat:
+    """The export format named by ``format``, or else implied by the file name's suffix.
+
+    Raises:
+        ValueError: ``format`` is not a supported format, or it is ``None`` and the suffix is not one of
+            ``.csv .csv.gz .parquet .jsonl .jsonl.gz``.
+    """
+    supported = ", ".join(fmt.value for fmt in ExportFormat)
+    if format is not None:
+        try:
+            return ExportFormat(format.lower().lstrip("."))
+        except ValueError:
+            raise ValueError(f"unknown export format {format!r}; supported formats: {supported}") from None
+    suffixes = Path(path).suffixes
+    for candidate in ("".join(suffixes[-2:]).lower(), "".join(suffixes[-1:]).lower()):
+        if candidate in _SUFFIXES:
+            return _SUFFIXES[candidate]
+    raise ValueError(
+        f"cannot tell the export format of {os.fspath(path)!r} from its suffix; use one of "
+        f"{', '.join(_SUFFIXES)} or pass format= ({supported})"
+    )
+
+
+async def write_pages(
+    pages: AsyncIterator[PageLike],
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    **format_options: Any,
+) -> ExportReport:
+    """Write a stream of pages to ``path`` as CSV, Parquet or JSON Lines, atomically.
+
+    The first page's column names and types define the file (a page may have no rows; an empty stream
+    gives a file with no columns). Pages are written as they arrive, on a worker thread. ``pages`` is
+    closed (``aclose``) when this returns or fails.
+
+    Args:
+        pages: the result pages (``Page`` objects, or anything with the same three attributes).
+        path: the target file; its suffix picks the format unless ``format`` is given.
+        format: ``csv``, ``csv.gz``, ``parquet``, ``jsonl`` or ``jsonl.gz``.
+        overwrite: replace an existing file at ``path``.
+        **format_options: CSV: ``delimiter``, ``null``; Parquet: ``row_group_size``, ``compression``.
+
+    Returns:
+        An ``ExportReport``; its ``str`` is a one-line summary with the rate.
+
+    Raises:
+        TypeError: an option the format does not take (raised before anything is read or written), or a
+            column type that cannot be exported.
+        ValueError: an unknown format or bad option value (also raised up front), or pages whose columns
+            differ from the first page's.
+        FileExistsError: ``path`` exists and ``overwrite`` is false (``TargetExistsError``).
+        Any error of ``pages`` or of writing; ``path`` is then left untouched.
+    """
+    export_format = format_for(path, format)
+    options = parse_options(export_format, format_options)
+    started = time.perf_counter()
+    target = AtomicFile(path, overwrite=overwrite)
+    writer: PageWriter | None = None
+    writing: asyncio.Future[None] | None = None  # the page being written while the next one is fetched
+    columns: list[str] = []
+    rows = page_count = 0
+    try:
+        await _in_thread(target.open)
+        async for page in pages:
+            if writer is None:
+                writer = make_writer(export_format, options, page.column_names, page.column_types)
+                await _in_thread(writer.open, target.temp_path)
+                columns = list(page.column_names)
+            elif list(page.column_names) != columns:
+                raise ValueError(
+                    f"page {page_count + 1} has columns {list(page.column_names)}, not {columns}"
+                )
+            if writing is not None:
+                await _shielded(writing)
+            writing = asyncio.ensure_future(asyncio.to_thread(writer.write_page, page.rows))
+            rows += len(page.rows)
+            page_count += 1
+        if writing is not None:
+            await _shielded(writing)
+        if writer is None:  # no pages at all: still leave a valid, empty file
+            writer = make_writer(export_format, options, (), ())
+            await _in_thread(writer.open, target.temp_path)
+        size = await _in_thread(writer.close)
+        await _in_thread(target.commit)
+    except BaseException:
+        # A worker thread cannot be stopped: let a running write end before deleting its file.
+        interrupted = writing is not None and await _settle(writing)
+        if writer is not None:
+            writer.abort()
+        target.abort()
+        if interrupted:
+            raise asyncio.CancelledError() from None  # a cancel that arrived during cleanup still counts
+        raise
+    finally:
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return ExportReport(Path(path), export_format, rows, page_count, size, time.perf_counter() - started)
+
+
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run blocking file work on a worker thread, waiting for it to end even if we are cancelled."""
+    return await _shielded(asyncio.ensure_future(asyncio.to_thread(function, *args)))
+
+
+async def _shielded(future: asyncio.Future[T]) -> T:
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await _settle(future)
+        raise
+
+
+async def _settle(future: asyncio.Future[Any]) -> bool:
+    """Wait until ``future`` is done, riding out cancellations; return whether one arrived meanwhile.
+
+    The future's own outcome is marked as seen: the caller is already handling an error.
+    """
+    interrupted = False
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            interrupted = True
+    if not future.cancelled():
+        future.exception()
+    return interrupted
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

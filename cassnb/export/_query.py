@@ -1,0 +1,303 @@
+"""Exports driven by queries: ``export`` (one query, one stream) and ``export_table`` (a whole table, in parallel).
+
+Both feed :func:`write_pages`, which checks the format, the options and the target before the first page is
+requested, so a mistake costs no query, and which writes atomically: a failure or interrupt at any point
+leaves nothing at the target path.
+
+``export_table`` splits the Murmur3 token ring into contiguous ranges ``(start, end]`` that together cover it
+exactly once, and reads them with ``parallelism`` concurrent streams. Every partition's token falls in exactly
+one range, so every row is read exactly once. The pages of all readers go through one bounded queue to a
+single writer (one file), or each range goes to a part file of its own (a directory, renamed into place as a
+whole at the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import ConfigurationError
+from ..options import UNSET, RowFormat, _Unset
+from ..progress import ProgressReporter, ProgressSpec, choose_progress
+from ..streaming import Page, StreamConfig
+from ._pipeline import ExportReport, format_for, write_pages
+
+if TYPE_CHECKING:
+    from ..session import AsyncSession
+
+MIN_TOKEN = -(2**63)
+MAX_TOKEN = 2**63 - 1
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+
+
+async def export(
+    session: AsyncSession,
+    query: Any,
+    path: str | os.PathLike[str],
+    *,
+    params: Sequence[Any] | dict[str, Any] | None = None,
+    format: str | None = None,
+    fetch_size: int = 5000,
+    progress: ProgressSpec = "auto",
+    overwrite: bool = False,
+    timeout: float | None | _Unset = UNSET,
+    **format_options: Any,
+) -> ExportReport:
+    """Stream the rows of ``query`` into a CSV, Parquet or JSON Lines file, page by page, atomically.
+
+    Args:
+        session: an open session.
+        query: CQL text (``?`` markers are bound from ``params``), or a statement.
+        path: the file to write; the suffix (``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl``, ``.jsonl.gz``)
+            picks the format unless ``format`` is given.
+        fetch_size: rows per page; memory stays around two pages whatever the result size.
+        progress: as for :func:`cassnb.query_df`; the Stop button (or Ctrl-C) abandons the export.
+        overwrite: replace an existing file (otherwise a ``FileExistsError`` before any query runs).
+        **format_options: CSV ``delimiter``, ``null``; Parquet ``row_group_size``, ``compression``.
+
+    Returns:
+        An :class:`ExportReport` (rows, pages, bytes, seconds, path).
+    """
+    reporter = choose_progress(progress)
+
+    async def pages() -> AsyncIterator[Page]:
+        config = StreamConfig(fetch_size=fetch_size)
+        async with session.execute_stream(
+            query, params, stream_config=config, timeout=timeout, row_format=RowFormat.TUPLE
+        ) as stream:
+            rows = 0
+            async for page in stream.pages():
+                _check_stop(reporter)
+                rows += len(page.rows)
+                reporter.update(rows, page.number)
+                yield page
+
+    reporter.start(f"exporting to {os.fspath(path)}")
+    return await _reporting(reporter, write_pages(pages(), path, format=format, overwrite=overwrite,
+                                                  **format_options))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table's keyspace, name, columns (in schema order) and partition key."""
+
+    keyspace: str
+    name: str
+    columns: tuple[str, ...]
+    partition_key: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{_quote(self.keyspace)}.{_quote(self.name)}"
+
+
+async def table_ref(session: AsyncSession, table: str) -> TableRef:
+    """Look ``ks.table`` (or ``table`` in the session's keyspace) up in the schema metadata."""
+    keyspace, _, name = table.rpartition(".")
+    keyspace = keyspace or (session.keyspace or "")
+    if not keyspace:
+        raise ConfigurationError(f"{table!r} names no keyspace and the session has none; write it as ks.table")
+    for part in (keyspace, name):
+        if not _NAME.fullmatch(part):
+            raise ConfigurationError(f"invalid table name {table!r}: use ks.table with letters, digits and _")
+    keyspace, name = keyspace.lower(), name.lower()
+    metadata = session.cluster.metadata
+    table_meta = metadata.keyspaces.get(keyspace, None) and metadata.keyspaces[keyspace].tables.get(name)
+    if table_meta is None:
+        await asyncio.to_thread(session.cluster.driver_cluster.refresh_schema_metadata)
+        keyspace_meta = session.cluster.metadata.keyspaces.get(keyspace)
+        table_meta = keyspace_meta.tables.get(name) if keyspace_meta is not None else None
+    if table_meta is None:
+        raise ConfigurationError(f"table {keyspace}.{name} does not exist")
+    return TableRef(keyspace, name, tuple(table_meta.columns), tuple(c.name for c in table_meta.partition_key))
+
+
+def token_ranges(splits: int) -> list[tuple[int, int]]:
+    """``splits`` contiguous ``(start, end]`` ranges covering the whole Murmur3 ring exactly once."""
+    if splits < 1:
+        raise ConfigurationError(f"splits must be at least 1, got {splits}")
+    width = (MAX_TOKEN - MIN_TOKEN) // splits
+    bounds = [MIN_TOKEN + i * width for i in range(splits)] + [MAX_TOKEN]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+async def export_table(
+    session: AsyncSession,
+    table: str,
+    path: str | os.PathLike[str],
+    *,
+    parallelism: int = 4,
+    splits: int | None = None,
+    format: str | None = None,
+    fetch_size: int = 5000,
+    progress: ProgressSpec = "auto",
+    overwrite: bool = False,
+    **format_options: Any,
+) -> ExportReport:
+    """Export a whole table by token ranges read concurrently; every row exactly once.
+
+    Args:
+        table: ``"ks.table"``, or a table of the session's keyspace.
+        path: a file (one file; its suffix picks the format), or a directory — an existing one, or a path
+            ending in ``/`` — which then receives one part file per token range (``format`` required or
+            ``.csv`` by default).
+        parallelism: token ranges read at the same time.
+        splits: how many token ranges (default ``8 × parallelism``).
+
+    Returns:
+        An :class:`ExportReport`; for a directory, ``path`` is the directory and the totals cover all parts.
+    """
+    if parallelism < 1:
+        raise ConfigurationError(f"parallelism must be at least 1, got {parallelism}")
+    ref = await table_ref(session, table)
+    ranges = token_ranges(splits or parallelism * 8)
+    token = f"token({', '.join(map(_quote, ref.partition_key))})"
+    columns = ", ".join(map(_quote, ref.columns))
+    statement = await session.prepare(f"SELECT {columns} FROM {ref.qualified} WHERE {token} > ? AND {token} <= ?")
+    reporter = choose_progress(progress)
+    reporter.start(f"exporting {ref.keyspace}.{ref.name} in {len(ranges)} token ranges, {parallelism} at a time")
+    counts = _Counts(len(ranges))
+    if os.fspath(path).endswith(os.sep) or Path(path).is_dir():
+        return await _reporting(reporter, _to_directory(session, statement, ranges, Path(path), parallelism,
+                                                        fetch_size, reporter, counts, format, overwrite,
+                                                        format_options))  # fmt: skip
+    merged = _merged_pages(session, statement, ranges, parallelism, fetch_size, reporter, counts)
+    return await _reporting(reporter, write_pages(merged, path, format=format, overwrite=overwrite,
+                                                  **format_options))  # fmt: skip
+
+
+class _Counts:
+    def __init__(self, ranges: int) -> None:
+        self.ranges, self.done, self.rows, self.pages = ranges, 0, 0, 0
+
+    def page(self, reporter: ProgressReporter, rows: int) -> None:
+        self.rows += rows
+        self.pages += 1
+        reporter.update(self.rows, self.pages, f"{self.done}/{self.ranges} token ranges")
+
+    def range_done(self, reporter: ProgressReporter) -> None:
+        self.done += 1
+        reporter.update(self.rows, self.pages, f"{self.done}/{self.ranges} token ranges")
+
+
+async def _range_pages(
+    session: AsyncSession, statement: Any, bounds: tuple[int, int], fetch_size: int
+) -> AsyncIterator[Page]:
+    config = StreamConfig(fetch_size=fetch_size)
+    async with session.execute_stream(statement, list(bounds), stream_config=config, row_format=RowFormat.TUPLE) as s:
+        async for page in s.pages():
+            yield page
+
+
+async def _merged_pages(
+    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], parallelism: int, fetch_size: int,
+    reporter: ProgressReporter, counts: _Counts,
+) -> AsyncIterator[Page]:  # fmt: skip
+    """Pages of all ranges, read ``parallelism`` ranges at a time, through one bounded queue.
+
+    A reader that fails puts its exception in the queue, so the consumer raises it as it is (not wrapped); when
+    the consumer stops for any reason, the readers are cancelled.
+    """
+    queue: asyncio.Queue[Page | Exception | None] = asyncio.Queue(maxsize=parallelism)
+    todo = iter(ranges)
+
+    async def reader() -> None:
+        try:
+            for bounds in todo:
+                async for page in _range_pages(session, statement, bounds, fetch_size):
+                    await queue.put(page)
+                counts.range_done(reporter)
+        except Exception as exc:
+            await queue.put(exc)
+        else:
+            await queue.put(None)
+
+    readers = [asyncio.create_task(reader()) for _ in range(min(parallelism, len(ranges)))]
+    finished = 0
+    try:
+        while finished < len(readers):
+            item = await queue.get()
+            if item is None:
+                finished += 1
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                _check_stop(reporter)
+                counts.page(reporter, len(item.rows))
+                yield item
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def _to_directory(
+    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], directory: Path, parallelism: int,
+    fetch_size: int, reporter: ProgressReporter, counts: _Counts, format: str | None, overwrite: bool,
+    format_options: dict[str, Any],
+) -> ExportReport:  # fmt: skip
+    """One part file per range in a temporary directory beside the target, renamed into place at the end."""
+    export_format = format_for(f"part.{format or 'csv'}")
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    started = time.perf_counter()
+    limit = asyncio.Semaphore(parallelism)
+    written = 0
+
+    async def part(number: int, bounds: tuple[int, int]) -> None:
+        nonlocal written
+        async with limit:
+            async def counted() -> AsyncIterator[Page]:
+                async for page in _range_pages(session, statement, bounds, fetch_size):
+                    _check_stop(reporter)
+                    counts.page(reporter, len(page.rows))
+                    yield page
+
+            target = staging / f"part-{number:05d}{export_format.suffix}"
+            report = await write_pages(counted(), target, format=export_format.value, **format_options)
+            written += report.bytes
+            counts.range_done(reporter)
+
+    tasks = [asyncio.create_task(part(number, bounds)) for number, bounds in enumerate(ranges)]
+    try:
+        await asyncio.gather(*tasks)
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportReport(directory, export_format, counts.rows, counts.pages, written, time.perf_counter() - started)
+
+
+def _quote(name: str) -> str:
+    """A CQL identifier in double quotes, exactly as stored (quotes inside doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_stop(reporter: ProgressReporter) -> None:
+    if reporter.stop_requested:
+        raise KeyboardInterrupt("export stopped; nothing was written to the target")
+
+
+async def _reporting(reporter: ProgressReporter, work: Any) -> ExportReport:
+    try:
+        report: ExportReport = await work
+    except BaseException as exc:
+        reporter.fail("interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed")
+        raise
+    reporter.finish()
+    return report

@@ -47,8 +47,10 @@ docs: install
 	$(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "documentation built in build/site/index.html"
 
+## Benchmarks against the local server (not part of `make test`); writes benchmarks/results/latest.{md,json}.
 bench: install
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(WITH_SERVERS) $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 server: install
 	$(BIN)/cassnb local start

@@ -64,7 +64,9 @@ def leftovers(directory: Path) -> list[str]:
 
 
 def test_public_names() -> None:
-    assert cassnb.export.__all__ == ("ExportFormat", "ExportReport", "Page", "write_pages")
+    assert cassnb.export.__all__ == (
+        "ExportFormat", "ExportReport", "Page", "export", "export_table", "token_ranges", "write_pages",
+    )
 
 
 # --- formats and options -----------------------------------------------------------------------------

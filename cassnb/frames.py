@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._frames import FrameBuilder
+from ._gc import collect_young, deferred_collections
 from .exceptions import ClosedError, ConfigurationError, describe_statement
 from .options import UNSET, RowFormat, _Unset
 from .progress import ProgressSpec, StopSignal, choose_progress, stop_on_interrupt
@@ -234,7 +235,8 @@ class FrameStream:
                 self._builder = FrameBuilder(page.column_names, page.column_types)
             keep = len(page.rows) if self._remaining is None else min(len(page.rows), self._remaining)
             rows = page.rows if keep == len(page.rows) else page.rows[:keep]
-            chunk = self._builder.frame(rows) if keep else None
+            # Conversion runs on a worker thread: mostly C work that lets the event loop in between.
+            chunk = await asyncio.to_thread(self._builder.frame, rows) if keep else None
             # Report before committing: if reporting raises (an interrupt), the page counts as undelivered.
             self._reporter.update(self.rows_fetched + keep, self.pages + 1)
             self.rows_fetched += keep
@@ -416,16 +418,21 @@ def _query_text(query: Query) -> str:
 
 
 async def _collect(stream: FrameStream, frames: list[pd.DataFrame]) -> bool:
-    """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short."""
-    try:
-        async for chunk in stream:
-            frames.append(chunk)
-    except KeyboardInterrupt:
-        await stream.close("interrupted")
-        return True
-    except BaseException as exc:
-        await stream.close(_reason(exc))
-        raise
+    """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short.
+
+    Full garbage collections are deferred for the read (see :mod:`cassnb._gc`).
+    """
+    with deferred_collections(freeze=True):
+        try:
+            async for chunk in stream:
+                frames.append(chunk)
+                collect_young()
+        except KeyboardInterrupt:
+            await stream.close("interrupted")
+            return True
+        except BaseException as exc:
+            await stream.close(_reason(exc))
+            raise
     return False
 
 
@@ -478,7 +485,7 @@ async def query_df(
             progress=progress, stop=stop,
         )  # fmt: skip
         interrupted = await _collect(stream, chunks)
-    frame = stream._concat(chunks)
+    frame = await asyncio.to_thread(stream._concat, chunks)
     del chunks
     info = FrameInfo(
         query=_query_text(query), params=params, fetch_size=fetch_size, rows=len(frame), pages=stream.pages,
@@ -540,7 +547,7 @@ async def more(
             progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
         )  # fmt: skip
         interrupted = await _collect(stream, frames)
-    frame = stream._concat(frames)
+    frame = await asyncio.to_thread(stream._concat, frames)
     del frames
     frame.attrs.clear()
     updated = FrameInfo(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._gc import collect_young, deferred_collections
 from ..exceptions import ConfigurationError
 from ..options import UNSET, RowFormat, _Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
@@ -76,6 +77,7 @@ async def export(
             rows = 0
             async for page in stream.pages():
                 _check_stop(reporter)
+                collect_young()
                 rows += len(page.rows)
                 reporter.update(rows, page.number)
                 yield page
@@ -231,6 +233,7 @@ async def _merged_pages(
                 raise item
             else:
                 _check_stop(reporter)
+                collect_young()
                 counts.page(reporter, len(item.rows))
                 yield item
     finally:
@@ -260,6 +263,7 @@ async def _to_directory(
             async def counted() -> AsyncIterator[Page]:
                 async for page in _range_pages(session, statement, bounds, fetch_size):
                     _check_stop(reporter)
+                    collect_young()
                     counts.page(reporter, len(page.rows))
                     yield page
 
@@ -294,8 +298,10 @@ def _check_stop(reporter: ProgressReporter) -> None:
 
 
 async def _reporting(reporter: ProgressReporter, work: Any) -> ExportReport:
+    """Await the export with full collections deferred (pages call collect_young), and report the outcome."""
     try:
-        report: ExportReport = await work
+        with deferred_collections():
+            report: ExportReport = await work
     except BaseException as exc:
         reporter.fail("interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed")
         raise

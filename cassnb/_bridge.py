@@ -6,8 +6,10 @@ registered for every page of a paged query. :class:`PageFetcher` turns that into
 * the asyncio future for a page is created on the running loop *before* the request is sent, so an answer that
   arrives immediately still has somewhere to go;
 * the driver thread snapshots everything that describes the page (rows, the paging state of the next page,
-  column names and types) and hands it to the loop in a single ``call_soon_threadsafe`` — one hop per page,
-  never per row;
+  column names and types) and hands it to the loop as one item — one hop per page, never per row;
+* answers that arrive while the loop has not yet woken up for earlier ones share that wake-up: each loop has
+  an inbox that driver threads append to, and one scheduled callback drains it (under load, hundreds of
+  answers cost one ``call_soon_threadsafe`` instead of hundreds);
 * an answer for a future that was cancelled, or for a loop that has closed, is dropped quietly: no
   "exception was never retrieved" warnings, no errors on the driver's threads;
 * every page request gets the full timeout (the driver on its own would give later pages none).
@@ -18,7 +20,10 @@ Nothing here binds an event loop when created: each request uses the loop that a
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +39,49 @@ class PageData:
     column_types: Sequence[type] | None
 
 
+class _Inbox:
+    """Answers from driver threads for one event loop, delivered in batches by one loop callback."""
+
+    __slots__ = ("_items", "_lock", "_loop", "_scheduled", "__weakref__")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: deque[tuple[Callable[[asyncio.Future[PageData], Any], None], asyncio.Future[PageData], Any]]
+        self._items = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def post(self, deliver: Callable[[asyncio.Future[PageData], Any], None], future: asyncio.Future[PageData],
+             value: Any) -> None:  # fmt: skip
+        """Called on a driver thread."""
+        with self._lock:
+            self._items.append((deliver, future, value))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop was closed while the request was in flight
+            pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, deque()
+            self._scheduled = False
+        for deliver, future, value in items:
+            deliver(future, value)
+
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
+
+
+def _inbox(loop: asyncio.AbstractEventLoop) -> _Inbox:
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        inbox = _inboxes[loop] = _Inbox(loop)
+    return inbox
+
+
 def _resolve(future: asyncio.Future[PageData], page: PageData) -> None:
     if not future.done():
         future.set_result(page)
@@ -47,12 +95,12 @@ def _reject(future: asyncio.Future[PageData], exc: BaseException) -> None:
 class PageFetcher:
     """Fetch the pages of one driver ``ResponseFuture`` as awaitables, one request at a time."""
 
-    __slots__ = ("_future", "_loop", "_response")
+    __slots__ = ("_future", "_inbox", "_response")
 
     def __init__(self) -> None:
         self._response: Any = None
         self._future: asyncio.Future[PageData] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: _Inbox | None = None
 
     @property
     def response_future(self) -> Any:
@@ -91,7 +139,7 @@ class PageFetcher:
     def _arm(self) -> asyncio.Future[PageData]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PageData] = loop.create_future()
-        self._loop, self._future = loop, future
+        self._inbox, self._future = _inbox(loop), future
         return future
 
     # The two methods below run on a driver thread (or inline, when the answer is already there).
@@ -109,10 +157,7 @@ class PageFetcher:
         self._hand_over(_reject, exc)
 
     def _hand_over(self, deliver: Callable[[asyncio.Future[PageData], Any], None], value: Any) -> None:
-        future, loop = self._future, self._loop
-        if future is None or loop is None or future.done():
+        future, inbox = self._future, self._inbox
+        if future is None or inbox is None or future.done():
             return
-        try:
-            loop.call_soon_threadsafe(deliver, future, value)
-        except RuntimeError:  # the loop was closed while the request was in flight
-            pass
+        inbox.post(deliver, future, value)

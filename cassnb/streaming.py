@@ -283,7 +283,8 @@ class AsyncStreamingResultSet:
         """One line naming the stream's query and progress, for warnings."""
         from .exceptions import describe_statement
 
-        return f"{describe_statement(self._query)} ({self.page_number} pages, {self.rows_fetched} rows fetched)"
+        pages = f"{self.page_number:,} page{'' if self.page_number == 1 else 's'}"
+        return f"{describe_statement(self._query)} ({pages}, {self.rows_fetched:,} rows fetched)"
 
     async def __aenter__(self) -> AsyncStreamingResultSet:
         return self

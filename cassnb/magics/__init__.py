@@ -4,9 +4,11 @@ Load with ``%load_ext cassnb`` (or ``%load_ext cassnb.magics``); ``%%cql?`` show
 
 The magics are synchronous, like every magic; they run the async core on one private event loop in a daemon
 thread (:mod:`cassnb._runner`), so the kernel's own loop stays free for ``await`` cells and nothing patches
-asyncio. Layout: ``_magic`` (the Magics class and its options), ``_commands`` (``connect``, ``use``, ...),
-``_connections`` (settings and the registry of named connections), ``_run`` (one statement: binding, paging,
-tracing), ``_display`` (tables, status lines, traces) and ``_cqltext`` (splitting statements, ``:name``).
+asyncio. Layout: ``_magic`` (the Magics class and its options), ``_commands`` (``connect``, ``use``, ``more``,
+...), ``_connections`` (settings and the registry of named connections), ``_run`` (one statement: binding,
+paging, tracing), ``_stream`` (streamed reads, interrupts that keep the rows, resuming), ``_cells`` (closing
+the streams a cell left open), ``_display`` (tables, previews, status lines, traces) and ``_cqltext``
+(splitting statements, ``:name``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ __all__ = ("CqlMagic", "load_ipython_extension", "unload_ipython_extension")
 
 
 def load_ipython_extension(ip: Any) -> None:
-    """Register the magics on ``ip`` (what ``%load_ext`` calls)."""
-    ip.register_magics(CqlMagic(shell=ip))
+    """Register the magics on ``ip`` (what ``%load_ext`` calls), and the cell-end clean-up of streams."""
+    magic = CqlMagic(shell=ip)
+    ip.register_magics(magic)
+    magic.cell_guard.register(ip.events)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -28,6 +32,7 @@ def unload_ipython_extension(ip: Any) -> None:
     magic = ip.magics_manager.registry.pop("CqlMagic", None)
     if magic is None:
         return
+    magic.cell_guard.unregister(ip.events)
     for connection in list(magic.connections):
         if connection.owned and not connection.session.is_closed:
             magic.runner.run(connection.session.close())

@@ -7,14 +7,17 @@ magic's error boundary.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from IPython.core.error import UsageError
 
 from .._connect import connect as open_session
 from ..exceptions import AuthenticationError
+from ..frames import frame_info
 from ..session import AsyncSession
 from ._connections import (
     Connection,
@@ -24,12 +27,11 @@ from ._connections import (
     read_password,
     resolve_settings,
 )
-from ._display import describe_view
+from ._display import RowsView, describe_view, plural
 from ._ipython import argument_parser, display, parse_line
+from ._stream import Remembered, is_resumable
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ._magic import CqlMagic
 
 Command = Callable[["CqlMagic", str, Mapping[str, object]], object]
@@ -59,6 +61,11 @@ _DESCRIBE = argument_parser("%cql describe")
 _DESCRIBE.add_argument("what", nargs="*")
 _DESCRIBE.add_argument("--conn", "-c")
 _DESCRIBE_USAGE = "use %cql describe keyspaces | tables | keyspace NAME | table [KEYSPACE.]NAME"
+
+_MORE = argument_parser("%cql more")
+_MORE.add_argument("variable", nargs="?")
+_MORE.add_argument("--limit", type=int)
+_MORE.add_argument("--conn", "-c")
 
 _NAME = r'(?:[A-Za-z][A-Za-z0-9_]*|"(?:[^"]|"")+")'
 _QUALIFIED_NAME = re.compile(rf"{_NAME}(?:\.{_NAME})?")
@@ -133,6 +140,7 @@ def use(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
 
 def _forget(magic: CqlMagic, name: str) -> str:
     connection = magic.connections.remove(name)
+    magic.results.pop(name, None)
     if not connection.owned:
         return f"detached {name} (the session stays open: `await {connection.variable}.close()` closes it)"
     magic.runner.run(connection.session.close())
@@ -188,6 +196,59 @@ def describe(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> Non
     display(describe_view(result.to_dataframe()))
 
 
+def _more_target(
+    magic: CqlMagic, args: argparse.Namespace, namespace: Mapping[str, object]
+) -> tuple[pd.DataFrame, str | None, str | None]:
+    """What ``%cql more`` continues: (frame, variable to update, connection it was remembered under)."""
+    if args.variable is None:
+        connection = magic.connections.get(args.conn)
+        remembered = magic.results.get(connection.name)
+        if remembered is None:
+            raise UsageError(
+                f"there is no streamed result on {connection.name} to continue: `%%cql --stream` results and "
+                "reads past CqlMagic.stream_threshold can be; or name a DataFrame: %cql more VARIABLE"
+            )
+        variable = remembered.variable
+        if variable is not None and namespace.get(variable) is not remembered.frame:
+            variable = None  # the variable now holds something else: leave it alone
+        return remembered.frame, variable, connection.name
+    if args.variable not in namespace:
+        raise UsageError(f"there is no variable named {args.variable!r} to continue")
+    frame = namespace[args.variable]
+    if not is_resumable(frame):
+        raise UsageError(
+            f"{args.variable!r} is not a DataFrame that can be continued: use one from `%%cql --stream --out "
+            "VAR`, `await cassnb.query_df(...)` or `await cassnb.more(...)`"
+        )
+    assert isinstance(frame, pd.DataFrame)
+    owner = next((name for name, kept in magic.results.items() if kept.frame is frame), None)
+    return frame, args.variable, owner
+
+
+def more(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame | None:
+    """Continue an incomplete streamed result; the updated frame replaces the variable that held it."""
+    args = parse_line(_MORE, rest)
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be a positive number of rows, got {args.limit}")
+    frame, variable, owner = _more_target(magic, args, namespace)
+    info = frame_info(frame)
+    if info.complete:
+        print(f"nothing more to fetch: the result is complete ({plural(info.rows, 'row')})")
+        return None
+    # The connection that produced it (when known) or the one named; else frames.more finds the session.
+    name = args.conn or owner
+    session = magic.connections.get(name).session if name is not None else None
+    updated = magic.continue_frame(frame, session, max_rows=args.limit)
+    if owner is not None:
+        magic.results[owner] = Remembered(updated, variable)
+    if variable is None:
+        return updated  # shown as the cell's result, like `df = %cql SELECT ...`
+    assert magic.shell is not None
+    magic.shell.user_ns[variable] = updated
+    display(RowsView(updated, magic.displaylimit, not frame_info(updated).complete))
+    return None
+
+
 COMMANDS: dict[str, Command] = {
     "connect": connect,
     "connections": connections,
@@ -195,4 +256,5 @@ COMMANDS: dict[str, Command] = {
     "close": close,
     "attach": attach,
     "describe": describe,
+    "more": more,
 }

@@ -34,6 +34,7 @@ __all__ = [
     "CqlSyntaxError",
     "UnknownVariableError",
     "bind_named_markers",
+    "first_keyword",
     "resolve_parameters",
     "split_statements",
 ]
@@ -210,6 +211,19 @@ def split_statements(text: str) -> list[str]:
     if has_code:
         statements.append(text[start:].strip())
     return statements
+
+
+def first_keyword(statement: str) -> str:
+    """The statement's first word of code, upper-cased (``""`` if it has none): ``SELECT``, ``INSERT``...
+
+    Comments and whitespace before it are skipped: a SELECT under a ``-- note`` line still gives ``SELECT``.
+    """
+    for token in _scan(statement):
+        if token.kind is _Kind.WORD:
+            return statement[token.start : token.end].upper()
+        if token.kind not in (_Kind.SPACE, _Kind.COMMENT):
+            return ""
+    return ""
 
 
 def _starts_marker(text: str, colon: int) -> bool:

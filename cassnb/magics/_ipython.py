@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import IPython.core.magic as _magic_module
 import IPython.core.magic_arguments as _arguments_module
@@ -51,6 +51,17 @@ def parse_argstring(magic_func: Callable[..., Any], argstring: str) -> Any:
 def display(*objects: object) -> None:
     """IPython's ``display``: show each object as a separate output of the current cell."""
     _display.display(*objects)
+
+
+class DisplayHandle(Protocol):
+    """What :func:`display_handle` returns: ``update`` replaces the displayed object in place."""
+
+    def update(self, obj: object) -> None: ...
+
+
+def display_handle(obj: object) -> DisplayHandle:
+    """Display ``obj`` as an output that later calls can replace (IPython's ``display_id=True``)."""
+    return cast("DisplayHandle", _display.display(obj, display_id=True))
 
 
 def argument_parser(prog: str) -> argparse.ArgumentParser:

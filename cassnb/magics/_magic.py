@@ -7,7 +7,7 @@ import keyword
 import re
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class, needs_local_scope, no_var_expand
@@ -15,16 +15,25 @@ from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, validate
 
 from .._runner import Runner, get_runner
 from ..exceptions import CassnbError, describe_statement
+from ..frames import frame_info
 from ..options import UNSET, Consistency
+from ._cells import CellStreamGuard
 from ._commands import COMMANDS
 from ._connections import Connection, Registry
-from ._cqltext import CqlSyntaxError, UnknownVariableError
-from ._display import ProgressFollower, views_for
+from ._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
+from ._display import ProgressFollower, views_for, wants_live_preview
 from ._ipython import argument, display, line_cell_magics, magic_arguments, parse_argstring
-from ._run import Outcome, PageWatch, Planned, RunOptions, plan_cell, run_statement
+from ._run import Outcome, PageWatch, Planned, RunOptions, plan_cell
+from ._stream import Remembered, continue_stream, is_resumable, read_statement, run_read
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     import pandas as pd
+
+    from ..session import AsyncSession
+
+T = TypeVar("T")
 
 _OUT_PREFIX = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*<<")
 _TOKEN = re.compile(r"\s*(\S+)")
@@ -65,7 +74,12 @@ class CqlMagic(Magics):
     ).tag(config=True)
     progress = CaselessStrEnum(
         ["auto", "widget", "text", "static", "off"], default_value="auto",
-        help="Progress display for reads of two pages or more (see cassnb.progress).",
+        help="Progress display for reads of two pages or more (see cassnb.progress); "
+             "'widget' (or 'auto' in a notebook) also shows a live preview of streamed reads.",
+    ).tag(config=True)  # fmt: skip
+    stream_threshold = Integer(
+        50_000, help="A SELECT still reading after this many rows continues as a stream, as with --stream "
+                     "(0: only with --stream).",
     ).tag(config=True)  # fmt: skip
     default_connection = Unicode("default", help="Name of a connection opened without --name.").tag(
         config=True
@@ -81,8 +95,12 @@ class CqlMagic(Magics):
         super().__init__(shell=shell, **kwargs)
         self.connections = Registry()
         self.runner = runner or get_runner()
+        #: The latest streamed result of each connection, which ``%cql more`` continues.
+        self.results: dict[str, Remembered] = {}
+        #: Closes the streams a cell left open (registered by ``load_ipython_extension``).
+        self.cell_guard = CellStreamGuard()
 
-    @validate("displaylimit", "autolimit")
+    @validate("displaylimit", "autolimit", "stream_threshold")
     def _non_negative(self, proposal: Any) -> int:
         if proposal["value"] < 0:
             raise TraitError(
@@ -111,6 +129,9 @@ class CqlMagic(Magics):
     @argument("--tracing", action="store_true", help="trace each statement and show the server's trace")
     @argument("--keyspace", "-k", metavar="KS", help="run in keyspace KS without changing the connection's")
     @argument(
+        "--stream", action="store_true", help="stream each SELECT: live preview, interrupt keeps the rows"
+    )
+    @argument(
         "statement", nargs="*", metavar="CQL", help="line form: the statement(s); the cell form uses the body"
     )
     @line_cell_magics("cql", "cassnb")
@@ -135,6 +156,33 @@ class CqlMagic(Magics):
         statement, never by pasting text into the CQL. ``:name`` inside string literals, ``::`` and map
         literals such as ``{'a': 1}`` are left alone, and ``{...}`` or ``$...`` are never expanded by IPython.
 
+        Streaming: ``--stream`` reads each SELECT page by page through :mod:`cassnb.frames`. While pages
+        arrive, a live preview shows the first rows and "N rows · P pages so far" (with
+        ``CqlMagic.progress`` = widget, or auto in a notebook); when the read ends the preview becomes one
+        summary line and the result table is displayed separately, so a saved notebook shows the end state.
+        Static, text and off progress never preview (executed notebooks are deterministic with
+        ``CASSNB_PROGRESS=static``). A SELECT still reading after ``CqlMagic.stream_threshold`` rows
+        (default 50,000; 0: never) continues as a stream by itself, unless it uses ``--keyspace``,
+        ``--consistency`` or ``--serial-consistency``. ``--stream`` and ``--tracing`` do not combine.
+
+        Interrupts: interrupting the kernel during a streamed read stops it after the page in flight and
+        keeps the rows fetched so far: the table and ``--out`` get them, marked
+        ``df.attrs["cassnb"]["complete"] == False``, and a line says how many rows were fetched. A second
+        interrupt while that page is awaited (or a page that takes over 30 s) cancels the read and re-raises
+        ``KeyboardInterrupt``. Interrupting any other statement cancels it, keeps the connection open and
+        re-raises ``KeyboardInterrupt``.
+
+        Resuming: ``%cql more [VAR] [--limit N] [--conn NAME]`` fetches the rest (or N more rows) of the
+        connection's latest streamed result, or of the DataFrame in ``VAR``, from its saved paging state
+        without reading earlier pages again, and puts the longer frame where the old one was (the ``--out``
+        variable, ``VAR``, or the cell's result). ``await cassnb.more(df)`` does the same in an ``await``
+        cell. On a complete result it prints one line saying there is nothing more.
+
+        Cell-end clean-up: once the extension is loaded, a stream a cell opened and did not close (for
+        example ``s = await session.execute_stream(...)`` without ``async with``) is closed when the cell
+        finishes, whether it succeeded, failed or was interrupted (IPython's ``post_run_cell`` event), and a
+        warning line on stderr names it: ``cassnb: closed a stream left open by this cell: SELECT ...``.
+
         Commands (line form)::
 
             %cql connect [HOSTS] [--port P] [--keyspace KS] [--user U] [--password-env VAR] [--name N]
@@ -143,6 +191,7 @@ class CqlMagic(Magics):
             %cql close [NAME] [--all]         close a connection (an attached one is only forgotten)
             %cql attach VARIABLE [--name N]   use a session opened with `session = await cassnb.connect(...)`
             %cql describe keyspaces | tables | keyspace KS | table [KS.]T   [--conn N]
+            %cql more [VAR] [--limit N] [--conn N]   continue an incomplete streamed result
 
         ``connect`` takes no password on the command line: it reads ``--password-env VAR``, then the
         connection file (``~/.cassnb/connections.ini`` or ``$CASSNB_CONNECTIONS_FILE``, one section per
@@ -151,11 +200,10 @@ class CqlMagic(Magics):
         again under the same name replaces the connection.
 
         Configuration: ``%config CqlMagic.displaylimit = 20`` (also ``fetch_size``, ``autolimit``,
-        ``progress`` = auto|widget|text|static|off, ``default_connection``).
+        ``stream_threshold``, ``progress`` = auto|widget|text|static|off, ``default_connection``).
 
         Errors in the CQL, unknown variables, bad options and the server's refusals show as one line; the
-        connection stays usable. Interrupting the kernel cancels the running statement, keeps the
-        connection open and re-raises ``KeyboardInterrupt``.
+        connection stays usable.
         """
         namespace: Mapping[str, Any] = ChainMap(
             dict(local_ns or {}), self.shell.user_ns if self.shell else {}
@@ -179,6 +227,8 @@ class CqlMagic(Magics):
                     f"unexpected text on the %%cql line: {text!r}; the CQL goes in the cell body"
                 )
             text = cell
+        if args.stream and args.tracing:
+            raise UsageError("--stream and --tracing do not go together: a streamed read is not traced")
         with usage_errors():
             return self._execute(args, text, namespace, out=out, line_mode=cell is None)
 
@@ -228,7 +278,9 @@ class CqlMagic(Magics):
         for index, item in enumerate(planned, 1):
             prefix = f"statement {index} of {len(planned)}: " if len(planned) > 1 else ""
             with usage_errors(prefix):
-                outcome = self._run_one(connection, item, options)
+                outcome = self._run_one(connection, item, options, stream=args.stream)
+            if outcome.frame is not None and is_resumable(outcome.frame):
+                self.results[connection.name] = Remembered(outcome.frame)
             # The line form returns its last table instead of displaying it (IPython shows it as Out[]).
             returned = (
                 line_mode and index == len(planned) and outcome.frame is not None and outcome.applied is None
@@ -242,20 +294,51 @@ class CqlMagic(Magics):
 
             assert self.shell is not None
             self.shell.user_ns[out] = outcome.frame if outcome.frame is not None else pd.DataFrame()
+            remembered = self.results.get(connection.name)
+            if remembered is not None and remembered.frame is outcome.frame:
+                remembered.variable = out
         return outcome.frame if returned else None
 
-    def _run_one(self, connection: Connection, planned: Planned, options: RunOptions) -> Outcome:
+    def _stream_after(self, options: RunOptions) -> int | None:
+        """The row count past which an ordinary SELECT continues as a stream (see :mod:`._stream`)."""
+        carried_by_statement = (options.keyspace, options.consistency, options.serial_consistency)
+        if not self.stream_threshold or any(option is not None for option in carried_by_statement):
+            return None
+        return int(self.stream_threshold)
+
+    def _run_one(
+        self, connection: Connection, planned: Planned, options: RunOptions, *, stream: bool
+    ) -> Outcome:
+        select = first_keyword(planned.text) == "SELECT"
         watch = PageWatch()
-        follower = ProgressFollower(self.progress, watch, describe_statement(planned.source))
+        read = read_statement(
+            connection.session, planned, options, watch, stream=stream and select,
+            stream_after=self._stream_after(options) if select else None,
+        )  # fmt: skip
+        return self._follow(read, watch, describe_statement(planned.source))
+
+    def continue_frame(
+        self, frame: pd.DataFrame, session: AsyncSession | None, *, max_rows: int | None
+    ) -> pd.DataFrame:
+        """``%cql more``: fetch the rest of an incomplete streamed ``frame`` (at most ``max_rows`` rows)."""
+        info = frame_info(frame)
+        watch = PageWatch()
+        watch.streaming, watch.head = True, frame
+        watch.rows, watch.pages = len(frame), info.pages
+        read = continue_stream(session, frame, watch, max_rows=max_rows)
+        return self._follow(read, watch, describe_statement(info.query))
+
+    def _follow(self, read: Coroutine[Any, Any, T], watch: PageWatch, description: str) -> T:
+        """Run a read on the runner while its progress (and, for streams, the live preview) is shown."""
+        preview_rows = (self.displaylimit or 10) if wants_live_preview(self.progress) else 0
+        follower = ProgressFollower(self.progress, watch, description, preview_rows=preview_rows)
         try:
-            outcome = self.runner.run(
-                run_statement(connection.session, planned, options, watch), on_wait=follower.tick
-            )
+            result = run_read(self.runner, read, watch, on_wait=follower.tick)
         except KeyboardInterrupt:
             follower.close("interrupted")
             raise
         except BaseException:
             follower.close("failed")
             raise
-        follower.close()
-        return outcome
+        follower.close("stopped" if watch.stop_requested else None)
+        return result

@@ -11,7 +11,7 @@ progress display follow the read, and keeps an interrupt responsive.
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from cassandra.query import SimpleStatement
 
 from ..exceptions import ConfigurationError
 from ..options import UNSET, Consistency, RowFormat, _Unset
+from ..progress import StopSignal
 from ._cqltext import bind_named_markers, resolve_parameters, split_statements
 
 if TYPE_CHECKING:
@@ -86,22 +87,60 @@ class RunOptions:
 
 
 class PageWatch:
-    """Counts written by the runner thread and read by the magic's thread (progress, the Stop button)."""
+    """Shared by the runner thread (which counts) and the magic's thread (progress, preview, interrupts).
+
+    ``streaming`` says whether the read is a stream (``--stream``, or past ``stream_threshold``): an interrupt
+    then stops it after the current page instead of cancelling it. ``head`` holds the first rows of a
+    stream, for the live preview. ``stop`` is the signal the reads check between pages.
+    """
 
     def __init__(self) -> None:
         self.rows = 0
         self.pages = 0
-        self._stop = threading.Event()
+        self.streaming = False
+        self.head: pd.DataFrame | None = None
+        self.stop = StopSignal()
 
     def page(self, rows: int) -> None:
         self.rows, self.pages = self.rows + rows, self.pages + 1
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self.stop.set()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        return self.stop.is_set()
+
+    def relay(self) -> WatchRelay:
+        """A progress reporter for ``frames.query_df`` / ``frames.more`` that adds to the counts so far."""
+        return WatchRelay(self, self.rows, self.pages)
+
+
+class WatchRelay:
+    """A :class:`~cassnb.progress.ProgressReporter` that only counts, into a :class:`PageWatch`.
+
+    The frames functions call it on the runner thread; everything visible happens on the magic's thread,
+    which reads the watch. The stop request travels through ``stop=``, so ``stop_requested`` stays False.
+    """
+
+    def __init__(self, watch: PageWatch, rows: int, pages: int) -> None:
+        self._watch, self._rows, self._pages = watch, rows, pages
+
+    def start(self, description: str) -> None:
+        pass
+
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self._watch.rows, self._watch.pages = self._rows + rows, self._pages + pages
+
+    def finish(self) -> None:
+        pass
+
+    def fail(self, reason: str) -> None:
+        pass
+
+    @property
+    def stop_requested(self) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -124,15 +163,29 @@ class TraceSummary:
     events: tuple[TraceEvent, ...]
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """Where a read that passed the stream threshold stopped, so a stream can take over from there."""
+
+    page_size: int
+    paging_state: bytes
+    pages: int
+    elapsed: float
+
+
 @dataclass
 class Outcome:
-    """The result of one statement: ``frame`` is ``None`` when the statement returns no rows (DDL, DML)."""
+    """The result of one statement: ``frame`` is ``None`` when the statement returns no rows (DDL, DML).
+
+    ``handoff`` is set when the read stopped at the stream threshold with rows left on the server.
+    """
 
     statement: str
     frame: pd.DataFrame | None
     more_on_server: bool = False
     trace: TraceSummary | None = None
     warnings: list[str] = field(default_factory=list)
+    handoff: Handoff | None = None
 
     @property
     def applied(self) -> bool | None:
@@ -143,7 +196,12 @@ class Outcome:
         return bool(frame.iloc[0, 0])
 
 
-async def _statement(session: AsyncSession, planned: Planned, options: RunOptions) -> Any:
+async def build_statement(session: AsyncSession, planned: Planned, options: RunOptions) -> Any:
+    """The driver statement for ``planned``: a ``SimpleStatement``, or a prepared statement bound to values.
+
+    Raises:
+        BindError: the values do not fit the prepared statement.
+    """
     if not planned.names:
         return SimpleStatement(
             planned.text, consistency_level=options.consistency,
@@ -190,16 +248,25 @@ async def _trace(result: Any) -> TraceSummary:
 
 
 async def run_statement(
-    session: AsyncSession, planned: Planned, options: RunOptions, watch: PageWatch | None = None
+    session: AsyncSession,
+    planned: Planned,
+    options: RunOptions,
+    watch: PageWatch | None = None,
+    *,
+    stream_after: int | None = None,
 ) -> Outcome:
     """Send one planned statement and collect its rows (at most ``options.limit``).
+
+    With ``stream_after``, a read that has that many rows while more remain on the server stops at the page
+    boundary and returns them with a :class:`Handoff` (see :mod:`cassnb.magics._stream`).
 
     Raises:
         CassnbError: anything the server or driver reported, translated (see :mod:`cassnb.exceptions`).
         BindError: the values do not fit the prepared statement.
     """
     watch = watch or PageWatch()
-    statement = await _statement(session, planned, options)
+    started = time.perf_counter()
+    statement = await build_statement(session, planned, options)
     limit = options.limit
     page_size = options.fetch_size if limit is None else min(options.fetch_size, limit)
     rows: list[Any] = []
@@ -213,6 +280,10 @@ async def run_statement(
     watch.page(len(result))
     state = result.paging_state
     while state is not None and (limit is None or len(rows) < limit) and not watch.stop_requested:
+        if stream_after is not None and len(rows) >= stream_after:
+            handoff = Handoff(page_size, state, watch.pages, time.perf_counter() - started)
+            so_far = _frame(rows, columns, types)
+            return Outcome(planned.source, so_far, True, trace, list(dict.fromkeys(warnings)), handoff)
         result = await session.execute(
             statement,
             timeout=options.timeout,
@@ -233,9 +304,11 @@ async def run_statement(
             statement, timeout=options.timeout, paging_state=state, fetch_size=1, row_format=RowFormat.TUPLE
         )
         more = len(probe) > 0 or probe.paging_state is not None
-    frame = None
-    if columns:
-        from ..result import AsyncResultSet
-
-        frame = AsyncResultSet(rows, columns, types).to_dataframe()
+    frame = _frame(rows, columns, types) if columns else None
     return Outcome(planned.source, frame, more, trace, list(dict.fromkeys(warnings)))
+
+
+def _frame(rows: list[Any], columns: list[str], types: list[Any]) -> pd.DataFrame:
+    from ..result import AsyncResultSet
+
+    return AsyncResultSet(rows, columns, types).to_dataframe()

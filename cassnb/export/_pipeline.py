@@ -70,7 +70,7 @@ class ExportReport:
 
     def __str__(self) -> str:
         return (
-            f"{self.rows:,} rows ({self.pages:,} pages) -> {self.path} "
+            f"{self.rows:,} rows ({self.pages:,} page{'' if self.pages == 1 else 's'}) -> {self.path} "
             f"[{self.format.value}, {_human_bytes(self.bytes)}] in {self.seconds:.2f} s, "
             f"{self.rows_per_second:,.0f} rows/s"
         )

@@ -15,6 +15,7 @@ from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, validate
 
 from .._runner import Runner, get_runner
 from ..exceptions import CassnbError, describe_statement
+from ..export import ExportReport, export
 from ..frames import frame_info
 from ..options import UNSET, Consistency
 from ._cells import CellStreamGuard
@@ -23,7 +24,7 @@ from ._connections import Connection, Registry
 from ._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from ._display import ProgressFollower, views_for, wants_live_preview
 from ._ipython import argument, display, line_cell_magics, magic_arguments, parse_argstring
-from ._run import Outcome, PageWatch, Planned, RunOptions, plan_cell
+from ._run import Outcome, PageWatch, Planned, RunOptions, build_statement, plan_cell
 from ._stream import Remembered, continue_stream, is_resumable, read_statement, run_read
 
 if TYPE_CHECKING:
@@ -129,6 +130,11 @@ class CqlMagic(Magics):
     @argument("--tracing", action="store_true", help="trace each statement and show the server's trace")
     @argument("--keyspace", "-k", metavar="KS", help="run in keyspace KS without changing the connection's")
     @argument(
+        "--export", metavar="PATH",
+        help="stream the cell's SELECT into PATH (.csv, .csv.gz, .parquet, .jsonl, .jsonl.gz), atomically",
+    )  # fmt: skip
+    @argument("--overwrite", action="store_true", help="with --export: replace an existing file")
+    @argument(
         "--stream", action="store_true", help="stream each SELECT: live preview, interrupt keeps the rows"
     )
     @argument(
@@ -229,6 +235,9 @@ class CqlMagic(Magics):
             text = cell
         if args.stream and args.tracing:
             raise UsageError("--stream and --tracing do not go together: a streamed read is not traced")
+        if args.export is not None:
+            with usage_errors():
+                return self._export(args, text, namespace, out=out)
         with usage_errors():
             return self._execute(args, text, namespace, out=out, line_mode=cell is None)
 
@@ -298,6 +307,32 @@ class CqlMagic(Magics):
             if remembered is not None and remembered.frame is outcome.frame:
                 remembered.variable = out
         return outcome.frame if returned else None
+
+    def _export(self, args: Any, text: str, namespace: Mapping[str, Any], *, out: str | None) -> None:
+        """``--export PATH``: stream the cell's one SELECT into a file, with the magic's progress display."""
+        if out is not None or args.stream or args.tracing or args.limit:
+            raise UsageError("--export does not combine with --out, --stream, --tracing or --limit")
+        planned = plan_cell(text, namespace)
+        if len(planned) != 1 or first_keyword(planned[0].text) != "SELECT":
+            raise UsageError("--export needs a cell with exactly one SELECT statement")
+        connection = self.connections.get(args.conn)
+        options = self._options(args)
+        watch = PageWatch()
+
+        async def run() -> ExportReport:
+            statement = await build_statement(connection.session, planned[0], options)
+            return await export(
+                connection.session, statement, args.export, fetch_size=options.fetch_size,
+                progress=watch.relay(), overwrite=args.overwrite, timeout=options.timeout,
+            )  # fmt: skip
+
+        try:
+            report = self._follow(run(), watch, f"exporting to {args.export}")
+        except FileExistsError:
+            raise UsageError(f"{args.export} already exists; add --overwrite to replace it") from None
+        except (ValueError, TypeError) as exc:  # unknown format or option: nothing was run or written
+            raise UsageError(str(exc)) from None
+        print(f"exported {report}")
 
     def _stream_after(self, options: RunOptions) -> int | None:
         """The row count past which an ordinary SELECT continues as a stream (see :mod:`._stream`)."""

@@ -1,0 +1,52 @@
+"""``%%cql --export``: a cell's SELECT streamed into a file, with bound :name values, atomically."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from tests.integration.test_magics import ip, loaded, run_cell, show, table  # noqa: F401  (fixtures)
+
+
+def test_export_binds_names_and_writes_the_file(ip: InteractiveShell, table: str, tmp_path: Path) -> None:
+    ip.user_ns["low"] = 5
+    target = tmp_path / "some.parquet"
+    shown = show(ip, f"--export {target} --fetch-size 7", f"SELECT * FROM {table} WHERE id >= :low ALLOW FILTERING")
+    assert "exported 20 rows (3 pages)" in shown.stdout
+    assert sorted(pq.read_table(target).column("id").to_pylist()) == list(range(5, 25))
+
+    again = run_cell(ip, f"%%cql --export {target}\nSELECT * FROM {table}")
+    assert "already exists; add --overwrite to replace it" in again.stderr + again.stdout
+    assert pq.read_table(target).num_rows == 20, "the existing file is untouched"
+    show(ip, f"--export {target} --overwrite", f"SELECT * FROM {table}")
+    assert pq.read_table(target).num_rows == 25
+
+
+def test_export_refuses_what_it_cannot_do(ip: InteractiveShell, table: str, tmp_path: Path) -> None:
+    for line, cell, message in [
+        (f"--export {tmp_path}/a.csv", f"SELECT * FROM {table}; SELECT * FROM {table}", "exactly one SELECT"),
+        (f"--export {tmp_path}/a.xlsx", f"SELECT * FROM {table}", "cannot tell the export format"),
+        (f"--export {tmp_path}/a.csv --out df", f"SELECT * FROM {table}", "does not combine"),
+    ]:
+        shown = run_cell(ip, f"%%cql {line}\n{cell}")
+        assert message in shown.stderr + shown.stdout, shown
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_export_leaves_nothing(ip: InteractiveShell, wide_table: str, tmp_path: Path) -> None:
+    target = tmp_path / "wide.csv"
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ip.run_cell_magic("cql", f"--export {target} --fetch-size 500", f"SELECT * FROM {wide_table}")
+    finally:
+        timer.cancel()
+    assert list(tmp_path.iterdir()) == [], "neither the target nor a temporary file may remain"
+    after = show(ip, f"SELECT count(*) FROM {wide_table} WHERE bucket = 1")
+    assert int(after.value.iloc[0, 0]) == 1000, "the connection still works after the interrupt"

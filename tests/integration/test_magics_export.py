@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the magics fixtures are imported by name and then requested as arguments)
 """``%%cql --export``: a cell's SELECT streamed into a file, with bound :name values, atomically."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from tests.integration.test_magics import ip, loaded, run_cell, show, table  # n
 def test_export_binds_names_and_writes_the_file(ip: InteractiveShell, table: str, tmp_path: Path) -> None:
     ip.user_ns["low"] = 5
     target = tmp_path / "some.parquet"
-    shown = show(ip, f"--export {target} --fetch-size 7", f"SELECT * FROM {table} WHERE id >= :low ALLOW FILTERING")
+    query = f"SELECT * FROM {table} WHERE id >= :low ALLOW FILTERING"
+    shown = show(ip, f"--export {target} --fetch-size 7", query)
     assert "exported 20 rows (3 pages)" in shown.stdout
     assert sorted(pq.read_table(target).column("id").to_pylist()) == list(range(5, 25))
 

@@ -24,6 +24,9 @@ install: $(STAMP)
 demo: install
 	$(BIN)/cassnb local start
 	$(BIN)/python examples/demo.py
+	CASSNB_PROGRESS=static $(BIN)/jupyter nbconvert --to html --execute --output-dir out/demo \
+		--ExecutePreprocessor.timeout=300 notebooks/01_getting_started.ipynb
+	@echo "demo outputs: out/demo/orders.parquet (export) and out/demo/01_getting_started.html (executed notebook)"
 
 ## Every test tier against the real local server (started if needed, stopped afterwards if we started it).
 test: install

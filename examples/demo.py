@@ -11,9 +11,13 @@ import os
 import random
 import time
 import uuid
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import cassnb
+from cassnb.export import export_table
+
+OUT = Path(__file__).resolve().parents[1] / "out" / "demo"
 
 CITIES = ["Lisbon", "Oslo", "Nairobi", "Osaka", "Lima", "Toronto", "Melbourne", "Seoul"]
 PRODUCTS = ["keyboard", "monitor", "laptop", "headset", "webcam", "dock", "mouse"]
@@ -68,6 +72,12 @@ async def main() -> None:
         counts = await session.execute("SELECT city, count(*) AS orders FROM orders GROUP BY city")
         print("\nOrders per city (GROUP BY on the partition key):\n")
         print(counts.to_dataframe().sort_values("city").to_string(index=False))
+
+        # The whole table, read by token ranges in parallel, into one Parquet file (atomically).
+        OUT.mkdir(parents=True, exist_ok=True)
+        report = await export_table(session, "cassnb_demo.orders", OUT / "orders.parquet", parallelism=4,
+                                    overwrite=True, progress="text")  # fmt: skip
+        print(f"\nexported {report.rows:,} rows to {report.path}")
 
 
 if __name__ == "__main__":

@@ -221,7 +221,10 @@ class CqlMagic(Magics):
                 with usage_errors():
                     return command(self, rest.strip(), namespace)
         out, option_text, text = self._split_line(line)
-        args = parse_argstring(self.cql, option_text)
+        try:
+            args = parse_argstring(self.cql, option_text)
+        except ValueError as exc:  # shlex: an unbalanced quote in the options
+            raise UsageError(f"cannot read the options {option_text!r}: {exc}") from None
         if out is not None and args.out is not None:
             raise UsageError(f"give the output variable once: either `{out} <<` or --out {args.out}")
         out = out or args.out

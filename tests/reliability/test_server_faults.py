@@ -112,3 +112,33 @@ async def test_restart_between_queries(fault_server: LocalServer, fault_session:
     assert (await fault_session.execute("SELECT count(*) FROM faults.rows")).one()[0] == 2000
     print(f"restart: server down and back in {down_for:.1f}s (start {restarted.seconds:.1f}s); next query "
           f"succeeded {recovered:.2f}s after the server was ready")  # fmt: skip
+
+
+async def test_an_export_against_a_paused_server_fails_and_leaves_nothing(
+    fault_server: LocalServer, fault_session: AsyncSession, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from cassnb.export import export
+    from cassnb.progress import NullProgress
+
+    pid = fault_server.pid()
+    assert pid is not None
+    folder = Path(str(tmp_path))
+
+    class PauseAfterTwoPages(NullProgress):
+        def update(self, rows: int, pages: int, detail: str = "") -> None:
+            super().update(rows, pages, detail)
+            if pages == 2:
+                os.kill(pid, signal.SIGSTOP)
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            await export(fault_session, "SELECT * FROM faults.rows", folder / "rows.parquet", fetch_size=100,
+                         timeout=2.0, progress=PauseAfterTwoPages())  # fmt: skip
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(f"export against a paused server: TimeoutError after {time.monotonic() - began:.2f}s, nothing written")
+    assert list(folder.iterdir()) == []
+    await _recover(fault_session, within=30)

@@ -42,7 +42,7 @@ class PageData:
 class _Inbox:
     """Answers from driver threads for one event loop, delivered in batches by one loop callback."""
 
-    __slots__ = ("_items", "_lock", "_loop", "_scheduled", "__weakref__")
+    __slots__ = ("__weakref__", "_items", "_lock", "_loop", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

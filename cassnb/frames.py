@@ -455,7 +455,7 @@ async def query_df(
     fetch_size: int = 5000,
     max_rows: int | None = None,
     progress: ProgressSpec = "auto",
-    timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109 - a per-page request timeout, not a deadline
+    timeout: float | _Unset | None = UNSET,
     stop: StopSignal | None = None,
 ) -> pd.DataFrame:
     """Run a query and return its rows as one DataFrame.
@@ -501,7 +501,7 @@ async def more(
     *,
     max_rows: int | None = None,
     progress: ProgressSpec = "auto",
-    timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109 - a per-page request timeout, not a deadline
+    timeout: float | _Unset | None = UNSET,
     stop: StopSignal | None = None,
 ) -> pd.DataFrame:
     """Fetch the rest of an incomplete frame from :func:`query_df` (or an earlier :func:`more`).

@@ -165,7 +165,7 @@ class AsyncSession:
         statement: Query,
         parameters: Parameters,
         *,
-        timeout: float | None | _Unset,
+        timeout: float | _Unset | None,
         execution_profile: Any,
         paging_state: bytes | None,
         fetch_size: int | None,
@@ -211,9 +211,9 @@ class AsyncSession:
         query: Query,
         parameters: Parameters = None,
         *,
-        timeout: float | None | _Unset = UNSET,
+        timeout: float | _Unset | None = UNSET,
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
-        paging_state: bytes | None | _Unset = UNSET,
+        paging_state: bytes | _Unset | None = UNSET,
         fetch_size: int | None = None,
         trace: bool = False,
         custom_payload: Mapping[str, bytes] | None = None,
@@ -279,7 +279,7 @@ class AsyncSession:
         stream_config: StreamConfig | None = None,
         paging_state: bytes | None = None,
         skip_rows: int = 0,
-        timeout: float | None | _Unset = UNSET,
+        timeout: float | _Unset | None = UNSET,
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
         row_format: RowFormat | None = None,
     ) -> AwaitableContext[AsyncStreamingResultSet]:
@@ -329,7 +329,7 @@ class AsyncSession:
         statements: Iterable[Query | tuple[Query, Parameters]],
         *,
         batch_type: BatchType = BatchType.LOGGED,
-        timeout: float | None | _Unset = UNSET,
+        timeout: float | _Unset | None = UNSET,
     ) -> AsyncResultSet:
         """Run several statements as one batch; ``?`` strings are prepared through the cache."""
         batch = BatchStatement(batch_type=batch_type)

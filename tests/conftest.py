@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 import pytest
@@ -151,7 +152,7 @@ def wide_table(session: AsyncSession, keyspace: str) -> str:
     """``wide`` — 300,000 rows of six column types in 300 partitions (single-partition unlogged batches)."""
 
     async def load() -> None:
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
         from cassandra.query import BatchStatement, BatchType
 
@@ -162,7 +163,7 @@ def wide_table(session: AsyncSession, keyspace: str) -> str:
         insert = await session.prepare(
             "INSERT INTO wide (bucket, id, at, label, score, flag, ref) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
         semaphore = asyncio.Semaphore(32)
 
         async def batch(bucket: int, start: int) -> None:

@@ -14,6 +14,7 @@ whole at the end).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -49,7 +50,7 @@ async def export(
     fetch_size: int = 5000,
     progress: ProgressSpec = "auto",
     overwrite: bool = False,
-    timeout: float | None | _Unset = UNSET,
+    timeout: float | _Unset | None = UNSET,
     **format_options: Any,
 ) -> ExportReport:
     """Stream the rows of ``query`` into a CSV, Parquet or JSON Lines file, page by page, atomically.
@@ -128,7 +129,7 @@ def token_ranges(splits: int) -> list[tuple[int, int]]:
         raise ConfigurationError(f"splits must be at least 1, got {splits}")
     width = (MAX_TOKEN - MIN_TOKEN) // splits
     bounds = [MIN_TOKEN + i * width for i in range(splits)] + [MAX_TOKEN]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(itertools.pairwise(bounds))
 
 
 async def export_table(
@@ -152,7 +153,7 @@ async def export_table(
             ending in ``/`` — which then receives one part file per token range (``format`` required or
             ``.csv`` by default).
         parallelism: token ranges read at the same time.
-        splits: how many token ranges (default ``8 × parallelism``).
+        splits: how many token ranges (default ``8 * parallelism``).
 
     Returns:
         An :class:`ExportReport`; for a directory, ``path`` is the directory and the totals cover all parts.
@@ -167,7 +168,7 @@ async def export_table(
     reporter = choose_progress(progress)
     reporter.start(f"exporting {ref.keyspace}.{ref.name} in {len(ranges)} token ranges, {parallelism} at a time")
     counts = _Counts(len(ranges))
-    if os.fspath(path).endswith(os.sep) or Path(path).is_dir():
+    if os.fspath(path).endswith(os.sep) or await asyncio.to_thread(Path(path).is_dir):
         return await _reporting(reporter, _to_directory(session, statement, ranges, Path(path), parallelism,
                                                         fetch_size, reporter, counts, format, overwrite,
                                                         format_options))  # fmt: skip
@@ -249,10 +250,7 @@ async def _to_directory(
 ) -> ExportReport:  # fmt: skip
     """One part file per range in a temporary directory beside the target, renamed into place at the end."""
     export_format = format_for(f"part.{format or 'csv'}")
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    staging = await asyncio.to_thread(_staging_directory, directory, overwrite)
     started = time.perf_counter()
     limit = asyncio.Semaphore(parallelism)
     written = 0
@@ -275,16 +273,28 @@ async def _to_directory(
     tasks = [asyncio.create_task(part(number, bounds)) for number, bounds in enumerate(ranges)]
     try:
         await asyncio.gather(*tasks)
-        if directory.exists():
-            shutil.rmtree(directory)
-        staging.rename(directory)
+        await asyncio.to_thread(_replace_directory, staging, directory)
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, staging, True)
         raise
     return ExportReport(directory, export_format, counts.rows, counts.pages, written, time.perf_counter() - started)
+
+
+def _staging_directory(directory: Path, overwrite: bool) -> Path:
+    """A fresh temporary directory beside ``directory`` (refusing a non-empty target unless ``overwrite``)."""
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+
+
+def _replace_directory(staging: Path, directory: Path) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)
+    staging.rename(directory)
 
 
 def _quote(name: str) -> str:

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._probe import Handshake, ProbeError, handshake
 from ..exceptions import LocalServerError
 from ._conf import ServerSettings, java_module_options, jvm_arguments, write_configuration
 from ._dist import CASSANDRA_VERSION, cache_dir, ensure_distribution, java_executable
-from .._probe import Handshake, ProbeError, handshake
 
 HOST = "127.0.0.1"
 _DAEMON = "org.apache.cassandra.service.CassandraDaemon"

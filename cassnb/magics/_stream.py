@@ -122,7 +122,7 @@ async def continue_stream(
     watch: PageWatch,
     *,
     max_rows: int | None,
-    timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109 - a per-page request timeout, not a deadline
+    timeout: float | _Unset | None = UNSET,
 ) -> pd.DataFrame:
     """``frames.more`` on ``frame``, counting into ``watch`` and stopping on its signal."""
     return await more(

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import pytest
 
 from cassnb import AsyncCluster, AsyncSession, ConnectionError, StreamConfig
-from tests.conftest import ServerAddress
 
 pytestmark = pytest.mark.asyncio
 

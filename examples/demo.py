@@ -11,8 +11,8 @@ import os
 import random
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
 
 import cassnb
 from cassnb.export import export_table
@@ -40,7 +40,7 @@ async def load(session: cassnb.AsyncSession) -> None:
         "INSERT INTO orders (city, ordered_at, order_id, product, quantity, amount) VALUES (?, ?, ?, ?, ?, ?)"
     )
     rng = random.Random(7)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     from decimal import Decimal
 
     rows = [

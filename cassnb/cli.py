@@ -1,4 +1,5 @@
-"""The ``cassnb`` command line: ``cassnb local start|stop|status|logs|nodetool``."""
+"""The ``cassnb`` command line: ``cassnb local start|stop|status|logs|nodetool``, and (from ``_cli_data``)
+``cassnb export``, ``export-table`` and ``load``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from ._cli_data import add_data_commands
 from .exceptions import CassnbError
 
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50)
     nodetool = action("nodetool", _local_nodetool, "run nodetool against the server, e.g. disablebinary")
     nodetool.add_argument("args", nargs=argparse.REMAINDER)
+    add_data_commands(commands)
     return parser
 
 

@@ -78,12 +78,12 @@ def _import_query_df() -> Any:
 
 def _import_export(name: str) -> Any:
     try:
-        import cassnb.export as module
+        import cassnb.exports as module
     except ImportError as exc:
-        raise Unavailable(f"cassnb.export cannot be imported ({exc})") from None
+        raise Unavailable(f"cassnb.exports cannot be imported ({exc})") from None
     function = getattr(module, name, None)
     if function is None:
-        raise Unavailable(f"cassnb.export.{name} is not written yet")
+        raise Unavailable(f"cassnb.exports.{name} is not written yet")
     return function
 
 

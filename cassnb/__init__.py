@@ -19,6 +19,7 @@ from .exceptions import (
     UnauthorizedError,
     UnavailableError,
 )
+from .exports import ExportReport, LoadReport, export, export_table, load
 from .frames import FrameInfo, FrameStream, frame_info, more, query_df, stream_frames
 from .metrics import MetricsSnapshot
 from .options import UNSET, Consistency, RowFormat
@@ -56,9 +57,11 @@ __all__ = (
     "ConfigurationError",
     "ConnectionError",
     "Consistency",
+    "ExportReport",
     "FrameInfo",
     "FrameStream",
     "InvalidQueryError",
+    "LoadReport",
     "MetricsSnapshot",
     "Page",
     "QueryError",
@@ -70,7 +73,10 @@ __all__ = (
     "UnavailableError",
     "__version__",
     "connect",
+    "export",
+    "export_table",
     "frame_info",
+    "load",
     "more",
     "query_df",
     "stream_frames",

@@ -93,7 +93,7 @@ def add_data_commands(commands: Any) -> None:
 
 def _format_options(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` options; values of integer options (``row_group_size``) become ints."""
-    from .export._formats import CsvOptions, ParquetOptions
+    from .exports._formats import CsvOptions, ParquetOptions
 
     integers = {
         field.name
@@ -114,7 +114,7 @@ def _format_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export
+    from .exports import export
 
     async def work(session: Any, options: dict[str, Any]) -> Any:
         return await export(
@@ -132,7 +132,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_table(args: argparse.Namespace) -> int:
-    from .export import export_table
+    from .exports import export_table
 
     async def work(session: Any, options: dict[str, Any]) -> Any:
         return await export_table(
@@ -151,7 +151,7 @@ def _export_table(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from .export._load import LoadReport, load
+    from .exports._load import LoadReport, load
 
     status = 0
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cassnb
-from cassnb.export import export_table
+from cassnb.exports import export_table
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "demo"
 

@@ -15,7 +15,7 @@ from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, validate
 
 from .._runner import Runner, get_runner
 from ..exceptions import CassnbError, describe_statement
-from ..export import ExportReport, export
+from ..exports import ExportReport, export
 from ..frames import frame_info
 from ..options import UNSET, Consistency
 from ._cells import CellStreamGuard

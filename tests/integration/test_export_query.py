@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cassnb import AsyncSession, RowFormat, StreamConfig
-from cassnb.export import export, export_table, write_pages
+from cassnb.exports import export, export_table, write_pages
 from cassnb.progress import NullProgress
 
 pytestmark = pytest.mark.asyncio

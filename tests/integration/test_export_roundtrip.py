@@ -1,7 +1,7 @@
 """Export round trips against a real server: every CQL type, read page by page, written, read back.
 
 Each format's file is parsed with an ordinary reader (``csv``/``pyarrow.csv``, ``json``, ``pyarrow``) and
-decoded by the documented rules, written out again here (independently of ``cassnb.export``), then
+decoded by the documented rules, written out again here (independently of ``cassnb.exports``), then
 compared with the rows the driver returns. The memory test at the end needs no server.
 """
 
@@ -28,7 +28,7 @@ from cassandra.cluster import ExecutionProfile
 from cassandra.query import SimpleStatement, tuple_factory
 from cassandra.util import Date, Duration, Time
 
-from cassnb.export import Page, write_pages
+from cassnb.exports import Page, write_pages
 
 # Column -> type descriptor: a CQL scalar name, or ("list"|"set"|"vector", item), ("map", key, value),
 # ("tuple", *items), ("udt", {field: item}).

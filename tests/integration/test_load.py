@@ -28,8 +28,8 @@ from cassandra.util import Date, Duration, Time
 
 import cassnb
 from cassnb import AsyncSession, ConfigurationError
-from cassnb.export import _load, export
-from cassnb.export._load import LoadReport, load
+from cassnb.exports import _load, export
+from cassnb.exports._load import LoadReport, load
 from cassnb.progress import StopSignal
 
 pytestmark = pytest.mark.asyncio
@@ -680,8 +680,8 @@ async def test_memory_is_bounded_by_chunks_not_the_source(tmp_path: Path) -> Non
 
     from cassandra import cqltypes as ct
 
-    from cassnb.export._formats import CsvOptions
-    from cassnb.export._load import _Column, _CsvSource
+    from cassnb.exports._formats import CsvOptions
+    from cassnb.exports._load import _Column, _CsvSource
 
     def peak(rows: int) -> int:
         path = tmp_path / f"{rows}.csv"

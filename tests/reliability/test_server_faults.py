@@ -119,7 +119,7 @@ async def test_an_export_against_a_paused_server_fails_and_leaves_nothing(
 ) -> None:
     from pathlib import Path
 
-    from cassnb.export import export
+    from cassnb.exports import export
     from cassnb.progress import NullProgress
 
     pid = fault_server.pid()

@@ -13,8 +13,8 @@ import pytest
 from cassandra import cqltypes as ct
 from cassandra.util import Date, Duration, OrderedMapSerializedKey, SortedSet, Time
 
-from cassnb.export._columns import encode_column, transpose
-from cassnb.export._values import (
+from cassnb.exports._columns import encode_column, transpose
+from cassnb.exports._values import (
     cql_name,
     float_text,
     json_encoder,
@@ -249,8 +249,8 @@ def test_text_of_every_float_round_trips() -> None:
 
 
 def test_parquet_timestamps_round_like_the_text() -> None:
-    from cassnb.export._arrow import column_converter
-    from cassnb.export._values import millis_from_epoch
+    from cassnb.exports._arrow import column_converter
+    from cassnb.exports._values import millis_from_epoch
 
     rng = random.Random(5)
     epoch = dt.datetime(1970, 1, 1)

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 from cassandra import cqltypes as ct
 
-import cassnb.export
-from cassnb.export import ExportFormat, ExportReport, Page, write_pages
-from cassnb.export._atomic import AtomicFile, TargetExistsError
-from cassnb.export._pipeline import format_for
+import cassnb.exports
+from cassnb.exports import ExportFormat, ExportReport, Page, write_pages
+from cassnb.exports._atomic import AtomicFile, TargetExistsError
+from cassnb.exports._pipeline import format_for
 
 NAMES = ("id", "name", "score")
 TYPES = (ct.Int32Type, ct.UTF8Type, ct.DoubleType)
@@ -64,8 +64,9 @@ def leftovers(directory: Path) -> list[str]:
 
 
 def test_public_names() -> None:
-    assert cassnb.export.__all__ == (
-        "ExportFormat", "ExportReport", "Page", "export", "export_table", "token_ranges", "write_pages",
+    assert cassnb.exports.__all__ == (
+        "ExportFormat", "ExportReport", "LoadReport", "Page", "export", "export_table", "load", "token_ranges",
+        "write_pages",
     )
 
 

@@ -24,10 +24,10 @@ from cassandra.util import Date, Duration, OrderedMap, Time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cassnb.export._arrow import column_converter
-from cassnb.export._csv import CsvWriter
-from cassnb.export._formats import CsvOptions
-from cassnb.export._load import (
+from cassnb.exports._arrow import column_converter
+from cassnb.exports._csv import CsvWriter
+from cassnb.exports._formats import CsvOptions
+from cassnb.exports._load import (
     _arrow_column,
     _Column,
     _CsvSource,
@@ -36,7 +36,7 @@ from cassnb.export._load import (
     text_parser,
     value_coercer,
 )
-from cassnb.export._values import json_encoder, millis_from_epoch, text_encoder, unwrap
+from cassnb.exports._values import json_encoder, millis_from_epoch, text_encoder, unwrap
 
 FROZEN = ct.FrozenType.apply_parameters
 LIST, SET, MAP = ct.ListType.apply_parameters, ct.SetType.apply_parameters, ct.MapType.apply_parameters
@@ -417,7 +417,7 @@ def test_the_driver_binds_udts_from_tuples_not_dicts() -> None:
 
 
 def test_json_lines_rows_that_do_not_fit_are_marked(tmp_path: Path) -> None:
-    from cassnb.export._load import _JsonlSource
+    from cassnb.exports._load import _JsonlSource
 
     path = tmp_path / "rows.jsonl"
     path.write_text('{"k": 1, "v": "a"}\n\n{"k": 2}\nnot json\n[1, 2]\n{"k": 3, "v": "b", "w": 1}\n{"k": "4"}\n')

@@ -7,9 +7,10 @@ def test_exported_names() -> None:
     assert cassnb.__all__ == (
         "UNSET", "AsyncCluster", "AsyncResultSet", "AsyncSession", "AsyncStreamingResultSet",
         "AuthenticationError", "CassnbError", "ClosedError", "ConfigurationError", "ConnectionError",
-        "Consistency", "FrameInfo", "FrameStream", "InvalidQueryError", "MetricsSnapshot", "Page", "QueryError",
-        "RowFormat", "StopSignal", "StreamConfig", "TimeoutError", "UnauthorizedError", "UnavailableError",
-        "__version__", "connect", "frame_info", "more", "query_df", "stream_frames",
+        "Consistency", "ExportReport", "FrameInfo", "FrameStream", "InvalidQueryError", "LoadReport",
+        "MetricsSnapshot", "Page", "QueryError", "RowFormat", "StopSignal", "StreamConfig", "TimeoutError",
+        "UnauthorizedError", "UnavailableError", "__version__", "connect", "export", "export_table", "frame_info",
+        "load", "more", "query_df", "stream_frames",
     )  # fmt: skip
     for name in cassnb.__all__:
         assert hasattr(cassnb, name), name

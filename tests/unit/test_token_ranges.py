@@ -2,7 +2,7 @@
 
 import itertools
 
-from cassnb.export import token_ranges
+from cassnb.exports import token_ranges
 
 
 def test_token_ranges_cover_the_ring_exactly_once() -> None:

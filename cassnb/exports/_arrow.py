@@ -42,8 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cassandra import cqltypes
 
-from cassnb.export._columns import encode_column
-from cassnb.export._values import (
+from cassnb.exports._columns import encode_column
+from cassnb.exports._values import (
     CqlType,
     cql_name,
     days_from_epoch,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cassnb.export._values import float_text, identity, timestamp_text, uuid_text
+from cassnb.exports._values import float_text, identity, timestamp_text, uuid_text
 
 try:
     import pyarrow as pa

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
-from cassnb.export._columns import encode_column, transpose
-from cassnb.export._formats import Rows
-from cassnb.export._textfile import TextSink
-from cassnb.export._values import text_encoders
+from cassnb.exports._columns import encode_column, transpose
+from cassnb.exports._formats import Rows
+from cassnb.exports._textfile import TextSink
+from cassnb.exports._values import text_encoders
 
 _LINE_END = "\r\n"
 

@@ -165,7 +165,7 @@ def make_writer(
         ValueError: the columns do not suit the format (duplicate names in JSON Lines).
     """
     if isinstance(options, CsvOptions):
-        from cassnb.export._csv import CsvWriter
+        from cassnb.exports._csv import CsvWriter
 
         return CsvWriter(
             column_names,
@@ -175,10 +175,10 @@ def make_writer(
             gzipped=export_format.gzipped,
         )
     if isinstance(options, JsonlOptions):
-        from cassnb.export._jsonl import JsonlWriter
+        from cassnb.exports._jsonl import JsonlWriter
 
         return JsonlWriter(column_names, column_types, gzipped=export_format.gzipped)
-    from cassnb.export._parquet import ParquetWriter
+    from cassnb.exports._parquet import ParquetWriter
 
     return ParquetWriter(
         column_names, column_types, row_group_size=options.row_group_size, compression=options.compression

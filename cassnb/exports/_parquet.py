@@ -16,9 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cassnb.export._arrow import arrow_schema, column_converter
-from cassnb.export._columns import transpose
-from cassnb.export._formats import Rows
+from cassnb.exports._arrow import arrow_schema, column_converter
+from cassnb.exports._columns import transpose
+from cassnb.exports._formats import Rows
 
 
 class ParquetWriter:

@@ -63,9 +63,9 @@ from cassnb.exceptions import (
     ConnectionError,
     UnauthorizedError,
 )
-from cassnb.export._formats import CsvOptions, ExportFormat, parse_options
-from cassnb.export._pipeline import _settle, format_for
-from cassnb.export._values import CqlType, json_form, millis_from_epoch, unsupported, unwrap
+from cassnb.exports._formats import CsvOptions, ExportFormat, parse_options
+from cassnb.exports._pipeline import _settle, format_for
+from cassnb.exports._values import CqlType, json_form, millis_from_epoch, unsupported, unwrap
 from cassnb.progress import ProgressReporter, ProgressSpec, choose_progress
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cassnb.export._atomic import AtomicFile
-from cassnb.export._formats import ExportFormat, PageWriter, make_writer, parse_options
+from cassnb.exports._atomic import AtomicFile
+from cassnb.exports._formats import ExportFormat, PageWriter, make_writer, parse_options
 
 T = TypeVar("T")
 

@@ -28,7 +28,8 @@ from cassandra.util import Date, Duration, Time
 
 import cassnb
 from cassnb import AsyncSession, ConfigurationError
-from cassnb.exports import _load, export
+from cassnb.exports import _sources
+from cassnb.exports import export
 from cassnb.exports._load import LoadReport, load
 from cassnb.progress import StopSignal
 
@@ -406,7 +407,7 @@ async def test_csv_cells_that_do_not_parse_fail_their_rows(
 async def test_a_malformed_csv_stops_the_load_and_says_where(
     session: AsyncSession, keyspace: str, tmp_path: Path, driver_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_load, "_CSV_BLOCK_BYTES", 16_384)  # the file is read in several blocks
+    monkeypatch.setattr(_sources, "_CSV_BLOCK_BYTES", 16_384)  # the file is read in several blocks
     await session.execute(f"CREATE TABLE {keyspace}.load_broken (k int PRIMARY KEY, v text)")
     source = tmp_path / "broken.csv"
     source.write_text("k,v\n" + "".join(f"{k},v{k}\n" for k in range(5_000)) + "5000,v,extra\n")
@@ -681,7 +682,8 @@ async def test_memory_is_bounded_by_chunks_not_the_source(tmp_path: Path) -> Non
     from cassandra import cqltypes as ct
 
     from cassnb.exports._formats import CsvOptions
-    from cassnb.exports._load import _Column, _CsvSource
+    from cassnb.exports._parse import _Column
+    from cassnb.exports._sources import _CsvSource
 
     def peak(rows: int) -> int:
         path = tmp_path / f"{rows}.csv"

@@ -27,15 +27,15 @@ from hypothesis import strategies as st
 from cassnb.exports._arrow import column_converter
 from cassnb.exports._csv import CsvWriter
 from cassnb.exports._formats import CsvOptions
-from cassnb.exports._load import (
+from cassnb.exports._parse import (
     _arrow_column,
     _Column,
-    _CsvSource,
     _frame_column,
     json_decoder,
     text_parser,
     value_coercer,
 )
+from cassnb.exports._sources import _CsvSource
 from cassnb.exports._values import json_encoder, millis_from_epoch, text_encoder, unwrap
 
 FROZEN = ct.FrozenType.apply_parameters
@@ -417,7 +417,7 @@ def test_the_driver_binds_udts_from_tuples_not_dicts() -> None:
 
 
 def test_json_lines_rows_that_do_not_fit_are_marked(tmp_path: Path) -> None:
-    from cassnb.exports._load import _JsonlSource
+    from cassnb.exports._sources import _JsonlSource
 
     path = tmp_path / "rows.jsonl"
     path.write_text('{"k": 1, "v": "a"}\n\n{"k": 2}\nnot json\n[1, 2]\n{"k": 3, "v": "b", "w": 1}\n{"k": "4"}\n')

@@ -28,8 +28,7 @@ from cassandra.util import Date, Duration, Time
 
 import cassnb
 from cassnb import AsyncSession, ConfigurationError
-from cassnb.exports import _sources
-from cassnb.exports import export
+from cassnb.exports import _sources, export
 from cassnb.exports._load import LoadReport, load
 from cassnb.progress import StopSignal
 

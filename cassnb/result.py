@@ -20,7 +20,7 @@ class AsyncResultSet:
     the result holds one page, and :attr:`paging_state` fetches the next.
     """
 
-    __slots__ = ("_column_names", "_column_types", "_paging_state", "_response", "_rows")
+    __slots__ = ("_column_names", "_column_types", "_paging_state", "_response", "_rows", "_warnings")
 
     def __init__(
         self,
@@ -29,12 +29,15 @@ class AsyncResultSet:
         column_types: Sequence[type] | None = None,
         paging_state: bytes | None = None,
         response_future: Any = None,
+        *,
+        warnings: list[str] | None = None,
     ) -> None:
         self._rows = rows
         self._column_names = list(column_names or ())
         self._column_types = list(column_types or ())
         self._paging_state = paging_state
         self._response = response_future
+        self._warnings = warnings if warnings is not None else list(getattr(response_future, "warnings", None) or [])
 
     # ------------------------------------------------------------------ rows
     def __iter__(self) -> Iterator[Any]:
@@ -91,7 +94,7 @@ class AsyncResultSet:
     @property
     def warnings(self) -> list[str]:
         """Warnings the server attached to the response (e.g. large batches, tombstones)."""
-        return list(getattr(self._response, "warnings", None) or [])
+        return list(self._warnings)
 
     async def get_query_trace(self, max_wait: float = 5.0) -> Any:
         """The server's trace of this request (run with ``trace=True``), read without blocking the loop."""

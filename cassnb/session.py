@@ -269,7 +269,11 @@ class AsyncSession:
         response = fetcher.response_future
         fetcher.release()
         self._metrics.succeeded(time.perf_counter() - started)
-        return AsyncResultSet(rows, page.column_names, page.column_types, page.next_paging_state, response)
+        # The driver's response holds the request, its query plan and connections: keep only what results use
+        # (the server's warnings), and the response itself only when a trace was asked for.
+        warnings = list(getattr(response, "warnings", None) or ())
+        return AsyncResultSet(rows, page.column_names, page.column_types, page.next_paging_state,
+                              response if trace else None, warnings=warnings)  # fmt: skip
 
     def execute_stream(
         self,

@@ -22,51 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-_lock = threading.Lock()
-_holders = 0
-_was_enabled = False
+from cassnb._gc import collect_young, deferred_collections
 
 
 @contextlib.asynccontextmanager
 async def deferred_full_collections(*, freeze: bool = False) -> AsyncIterator[None]:
-    """Switch off automatic collection for the duration of a bulk read; restore it afterwards.
-
-    Nested and concurrent reads share one switch (a holder count): automatic collection comes back when the
-    last reader leaves, and only if it was on when the first one arrived. The reader calls
-    :func:`collect_young` between pages, so cyclic garbage made meanwhile by other code still goes away
-    unless it has already reached the oldest generation; that part waits for the next automatic full
-    collection after the read. With ``freeze=True`` the objects alive at the end go to the permanent
-    generation instead (see the comment below).
-    """
-    global _holders, _was_enabled
-    with _lock:
-        if _holders == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _holders += 1
-    try:
+    """The library's switch (:mod:`cassnb._gc`, which this prototype led to), as an async context manager."""
+    with deferred_collections(freeze=freeze):
         yield
-    finally:
-        with _lock:
-            _holders -= 1
-            if _holders == 0 and _was_enabled:
-                if freeze:
-                    # Hand what the read kept (and everything older) to the permanent generation, O(1):
-                    # otherwise the first automatic collection after the read is a full one that walks
-                    # every object the result holds. Cost: cyclic garbage alive right now is never
-                    # collected (until gc.unfreeze()); acyclic objects are still freed by refcounting.
-                    gc.freeze()
-                gc.enable()
-
-
-def collect_young() -> None:
-    """Collect the two young generations: cost proportional to what was allocated since the last call."""
-    gc.collect(1)
 
 
 async def concat_by_column(builder: Any, frames: Sequence[Any]) -> Any:

@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
+from jupyter_client.manager import start_new_kernel
 
 from tests.conftest import ServerAddress
-
-jupyter_client = pytest.importorskip("jupyter_client.manager")
 
 ROWS = 20_000
 SLOW_READ = "df = await query_df(session, 'SELECT * FROM kernel_rows', fetch_size=10{progress})"
@@ -46,7 +45,7 @@ class Kernel:
     """A minimal notebook frontend: run cells, watch their output, click buttons, interrupt."""
 
     def __init__(self) -> None:
-        self.manager, self.client = jupyter_client.start_new_kernel(kernel_name="python3")
+        self.manager, self.client = start_new_kernel(kernel_name="python3")
 
     def submit(self, code: str) -> str:
         msg_id: str = self.client.execute(code)

@@ -64,25 +64,31 @@ class AsyncCluster:
             contact_points = [contact_points]
         self.contact_points = list(contact_points or ["127.0.0.1"])
         self.port = port
-        profiles = driver_options.pop("execution_profiles", None)
-        if profiles is None:
+        # Reconnect quickly after a restart: back off from 0.5 s up to 10 s between attempts.
+        driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 10.0))
+        self._driver_options: dict[str, Any] = dict(
+            port=port, auth_provider=auth_provider, protocol_version=int(protocol_version or MIN_PROTOCOL_VERSION),
+            executor_threads=executor_threads, ssl_context=ssl_context, **driver_options,
+        )  # fmt: skip
+        self._policies = (load_balancing_policy, retry_policy)
+        self._cluster = self._new_driver_cluster()
+        self._closed = False
+        self._sessions: list[AsyncSession] = []
+
+    def _new_driver_cluster(self) -> Cluster:
+        """A driver ``Cluster`` from this cluster's settings (again after a failed first connect, see connect)."""
+        options = dict(self._driver_options)
+        if options.get("execution_profiles") is None:
+            load_balancing_policy, retry_policy = self._policies
             profile = ExecutionProfile(
                 load_balancing_policy=load_balancing_policy or TokenAwarePolicy(DCAwareRoundRobinPolicy()),
                 retry_policy=retry_policy or IdempotentRetryPolicy(),
             )
-            profiles = {EXEC_PROFILE_DEFAULT: profile}
-        # Reconnect quickly after a restart: back off from 0.5 s up to 10 s between attempts.
-        driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 10.0))
+            options["execution_profiles"] = {EXEC_PROFILE_DEFAULT: profile}
         try:
-            self._cluster = Cluster(
-                self.contact_points, port=port, auth_provider=auth_provider,
-                protocol_version=int(protocol_version or MIN_PROTOCOL_VERSION), executor_threads=executor_threads,
-                ssl_context=ssl_context, execution_profiles=profiles, **driver_options,
-            )  # fmt: skip
+            return Cluster(self.contact_points, **options)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"invalid cluster option: {exc}") from exc
-        self._closed = False
-        self._sessions: list[AsyncSession] = []
 
     @classmethod
     def create_with_auth(
@@ -128,6 +134,10 @@ class AsyncCluster:
     async def _open_session(self, keyspace: str | None) -> AsyncSession:
         if self._closed:
             raise ClosedError("this cluster was shut down; create a new AsyncCluster")
+        if self._cluster.is_shutdown:
+            # The driver shuts its Cluster down when the first connection fails; a later connect() of the same
+            # AsyncCluster (the server has come up since) starts afresh from the same settings.
+            self._cluster = self._new_driver_cluster()
         try:
             driver_session = await asyncio.to_thread(self._cluster.connect, keyspace)
         except NoHostAvailable as exc:

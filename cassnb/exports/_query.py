@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -26,10 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._gc import collect_young, deferred_collections
+from .._identifiers import quote
+from .._schema import find_table
 from ..exceptions import ConfigurationError
 from ..options import UNSET, RowFormat, _Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
 from ..streaming import Page, StreamConfig
+from ._atomic import AtomicDirectory
 from ._pipeline import ExportReport, format_for, write_pages
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 MIN_TOKEN = -(2**63)
 MAX_TOKEN = 2**63 - 1
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 
 
 async def export(
@@ -99,28 +98,13 @@ class TableRef:
 
     @property
     def qualified(self) -> str:
-        return f"{_quote(self.keyspace)}.{_quote(self.name)}"
+        return f"{quote(self.keyspace)}.{quote(self.name)}"
 
 
 async def table_ref(session: AsyncSession, table: str) -> TableRef:
     """Look ``ks.table`` (or ``table`` in the session's keyspace) up in the schema metadata."""
-    keyspace, _, name = table.rpartition(".")
-    keyspace = keyspace or (session.keyspace or "")
-    if not keyspace:
-        raise ConfigurationError(f"{table!r} names no keyspace and the session has none; write it as ks.table")
-    for part in (keyspace, name):
-        if not _NAME.fullmatch(part):
-            raise ConfigurationError(f"invalid table name {table!r}: use ks.table with letters, digits and _")
-    keyspace, name = keyspace.lower(), name.lower()
-    metadata = session.cluster.metadata
-    table_meta = metadata.keyspaces.get(keyspace, None) and metadata.keyspaces[keyspace].tables.get(name)
-    if table_meta is None:
-        await asyncio.to_thread(session.cluster.driver_cluster.refresh_schema_metadata)
-        keyspace_meta = session.cluster.metadata.keyspaces.get(keyspace)
-        table_meta = keyspace_meta.tables.get(name) if keyspace_meta is not None else None
-    if table_meta is None:
-        raise ConfigurationError(f"table {keyspace}.{name} does not exist")
-    return TableRef(keyspace, name, tuple(table_meta.columns), tuple(c.name for c in table_meta.partition_key))
+    meta = await find_table(session, table)
+    return TableRef(meta.keyspace_name, meta.name, tuple(meta.columns), tuple(c.name for c in meta.partition_key))
 
 
 def token_ranges(splits: int) -> list[tuple[int, int]]:
@@ -162,16 +146,16 @@ async def export_table(
         raise ConfigurationError(f"parallelism must be at least 1, got {parallelism}")
     ref = await table_ref(session, table)
     ranges = token_ranges(splits or parallelism * 8)
-    token = f"token({', '.join(map(_quote, ref.partition_key))})"
-    columns = ", ".join(map(_quote, ref.columns))
+    token = f"token({', '.join(map(quote, ref.partition_key))})"
+    columns = ", ".join(map(quote, ref.columns))
     statement = await session.prepare(f"SELECT {columns} FROM {ref.qualified} WHERE {token} > ? AND {token} <= ?")
     reporter = choose_progress(progress)
     reporter.start(f"exporting {ref.keyspace}.{ref.name} in {len(ranges)} token ranges, {parallelism} at a time")
     counts = _Counts(len(ranges))
-    if os.fspath(path).endswith(os.sep) or await asyncio.to_thread(Path(path).is_dir):
-        return await _reporting(reporter, _to_directory(session, statement, ranges, Path(path), parallelism,
+    if _names_a_directory(path) or await asyncio.to_thread(Path(path).is_dir):
+        return await _reporting(reporter, _to_directory(session, statement, ranges, path, parallelism,
                                                         fetch_size, reporter, counts, format, overwrite,
-                                                        format_options))  # fmt: skip
+                                                        format_options, f"{ref.keyspace}.{ref.name}"))  # fmt: skip
     merged = _merged_pages(session, statement, ranges, parallelism, fetch_size, reporter, counts)
     return await _reporting(reporter, write_pages(merged, path, format=format, overwrite=overwrite,
                                                   **format_options))  # fmt: skip
@@ -244,18 +228,20 @@ async def _merged_pages(
 
 
 async def _to_directory(
-    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], directory: Path, parallelism: int,
-    fetch_size: int, reporter: ProgressReporter, counts: _Counts, format: str | None, overwrite: bool,
-    format_options: dict[str, Any],
+    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], path: str | os.PathLike[str],
+    parallelism: int, fetch_size: int, reporter: ProgressReporter, counts: _Counts, format: str | None,
+    overwrite: bool, format_options: dict[str, Any], table: str,
 ) -> ExportReport:  # fmt: skip
-    """One part file per range in a temporary directory beside the target, renamed into place at the end."""
+    """One part file per range in a staging directory beside the target, moved into place at the end."""
     export_format = format_for(f"part.{format or 'csv'}")
-    staging = await asyncio.to_thread(_staging_directory, directory, overwrite)
+    directory = await asyncio.to_thread(AtomicDirectory, path, overwrite=overwrite)
+    await asyncio.to_thread(directory.open)
     started = time.perf_counter()
     limit = asyncio.Semaphore(parallelism)
     written = 0
+    targets = [directory.add(f"part-{number:05d}{export_format.suffix}") for number in range(len(ranges))]
 
-    async def part(number: int, bounds: tuple[int, int]) -> None:
+    async def part(target: Path, bounds: tuple[int, int]) -> None:
         nonlocal written
         async with limit:
             async def counted() -> AsyncIterator[Page]:
@@ -265,41 +251,29 @@ async def _to_directory(
                     counts.page(reporter, len(page.rows))
                     yield page
 
-            target = staging / f"part-{number:05d}{export_format.suffix}"
             report = await write_pages(counted(), target, format=export_format.value, **format_options)
             written += report.bytes
             counts.range_done(reporter)
 
-    tasks = [asyncio.create_task(part(number, bounds)) for number, bounds in enumerate(ranges)]
+    tasks = [asyncio.create_task(part(target, bounds)) for target, bounds in zip(targets, ranges, strict=True)]
     try:
         await asyncio.gather(*tasks)
-        await asyncio.to_thread(_replace_directory, staging, directory)
+        summary = {"table": table, "format": export_format.value, "rows": counts.rows, "token_ranges": len(ranges)}
+        await asyncio.to_thread(directory.commit, summary)
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.to_thread(shutil.rmtree, staging, True)
+        await asyncio.to_thread(directory.abort)
         raise
-    return ExportReport(directory, export_format, counts.rows, counts.pages, written, time.perf_counter() - started)
+    return ExportReport(directory.target, export_format, counts.rows, counts.pages, written,
+                        time.perf_counter() - started)  # fmt: skip
 
 
-def _staging_directory(directory: Path, overwrite: bool) -> Path:
-    """A fresh temporary directory beside ``directory`` (refusing a non-empty target unless ``overwrite``)."""
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-
-
-def _replace_directory(staging: Path, directory: Path) -> None:
-    if directory.exists():
-        shutil.rmtree(directory)
-    staging.rename(directory)
-
-
-def _quote(name: str) -> str:
-    """A CQL identifier in double quotes, exactly as stored (quotes inside doubled)."""
-    return '"' + name.replace('"', '""') + '"'
+def _names_a_directory(path: str | os.PathLike[str]) -> bool:
+    """``dir/``, ``.``, ``..``, ``~``, ``""`` and paths ending in ``/.`` or ``/..`` can only mean a directory."""
+    text = os.fspath(path)
+    return text.endswith(os.sep) or os.path.basename(text) in ("", ".", "..", "~")
 
 
 def _check_stop(reporter: ProgressReporter) -> None:

@@ -8,6 +8,7 @@ interrupt, and the password never appearing in any output.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from cassnb.exports._atomic import MANIFEST_NAME
 from tests.conftest import ServerAddress
 
 ROWS = 2_000
@@ -170,8 +172,10 @@ def test_export_table_to_a_directory_and_to_a_file(
     result = run_cassnb("export-table", source_table, f"{parts}/", "--parallelism", "2", "--format", "csv", env=env)
     assert result.returncode == 0, result.stderr
     assert str(parts) in result.stdout and f"{ROWS:,} rows" in result.stdout
-    files = sorted(parts.iterdir())
+    manifest = json.loads((parts / MANIFEST_NAME).read_text())
+    files = sorted(path for path in parts.iterdir() if path.name != MANIFEST_NAME)
     assert files and all(path.suffix == ".csv" for path in files)
+    assert manifest["files"] == [path.name for path in files] and manifest["rows"] == ROWS
     assert sum(len(path.read_text().splitlines()) - 1 for path in files) == ROWS
     single = run_cassnb("export-table", source_table, str(tmp_path / "all.parquet"), env=env)
     assert single.returncode == 0, single.stderr

@@ -121,6 +121,7 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
         return exc
     from cassandra import (
         AuthenticationFailed,
+        DriverException,
         InvalidRequest,
         OperationTimedOut,
         ReadTimeout,
@@ -136,7 +137,12 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
     )
     from cassandra.cluster import NoHostAvailable
     from cassandra.connection import ConnectionException
-    from cassandra.protocol import ProtocolException, SyntaxException
+    from cassandra.protocol import (
+        IsBootstrappingErrorMessage,
+        OverloadedErrorMessage,
+        ProtocolException,
+        SyntaxException,
+    )
 
     where = f" while running: {describe_statement(query)}" if query is not None else ""
     message = _server_message(exc)
@@ -159,6 +165,14 @@ def translate(exc: BaseException, query: Any = None) -> CassnbError:
             f"no Cassandra host could be reached ({hosts}){where}"
             + (f" — {reasons}" if reasons else "")
             + "; check the server is running and the address and port are right"
+        )
+    if isinstance(exc, DriverException) and "shut down" in message:
+        return ClosedError(f"the driver's cluster was shut down{where} ({message}); create a new AsyncCluster")
+    if isinstance(exc, OverloadedErrorMessage | IsBootstrappingErrorMessage):
+        # "Server is shutting down", an overloaded or a still-bootstrapping coordinator: the node cannot serve
+        # now and will again later, which is what a caller's retry-on-ConnectionError is for.
+        return ConnectionError(
+            f"the Cassandra node cannot serve requests now{where}: {message}; retry once it is back"
         )
     if isinstance(exc, AuthenticationFailed):
         return AuthenticationError(

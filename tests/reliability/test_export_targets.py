@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ async def test_overwrite_replaces_cassnb_s_own_export_but_not_a_file_added_to_it
     # A file the user put into it makes it no longer only cassnb's: refused, and nothing is touched.
     (target / "notes.txt").write_text("mine")
     before = sorted(p.name for p in target.iterdir())
-    with pytest.raises(FileExistsError, match="notes.txt"):
+    with pytest.raises(FileExistsError, match=r"notes\.txt"):
         await cassnb.export_table(session, paths_table, target, overwrite=True, progress=False)
     assert sorted(p.name for p in target.iterdir()) == before
     assert (target / "notes.txt").read_text() == "mine"

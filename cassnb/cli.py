@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 from ._cli_data import add_data_commands
@@ -16,12 +15,15 @@ from .exceptions import CassnbError
 def _server(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .local import LocalServer
 
-    return LocalServer(args.port, auth=getattr(args, "auth", False), heap=getattr(args, "heap", "1G"))
+    options = {name: getattr(args, name) for name in ("auth", "heap", "fast") if hasattr(args, name)}
+    return LocalServer(args.port, **options)
 
 
 def _local_start(args: argparse.Namespace) -> int:
     started = _server(args).start(timeout=args.timeout, clean=args.clean)
     auth = " (authentication on: cassandra/cassandra)" if started.auth else ""
+    if started.fast:
+        auth += " [--fast: a test server, not durable]"
     if started.already_running:
         print(f"Cassandra {started.version} is already running at {started.address}{auth}")
     else:
@@ -30,11 +32,18 @@ def _local_start(args: argparse.Namespace) -> int:
 
 
 def _local_stop(args: argparse.Namespace) -> int:
-    began = time.monotonic()
-    if _server(args).stop(timeout=args.timeout):
-        print(f"stopped the local Cassandra on port {args.port} ({time.monotonic() - began:.1f}s)")
-    else:
+    stopped = _server(args).stop(timeout=args.timeout)
+    if not stopped:
         print(f"no local Cassandra started by cassnb is running on port {args.port}")
+    elif stopped.killed:
+        print(
+            f"the local Cassandra on port {args.port} did not finish shutting down within {args.timeout:g}s and "
+            "was killed (SIGKILL): writes since its last commit-log sync may be lost; give it longer with --timeout",
+            file=sys.stderr,
+        )
+        return 1
+    else:
+        print(f"stopped the local Cassandra on port {args.port} ({stopped.seconds:.1f}s)")
     return 0
 
 
@@ -82,8 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--heap", default="1G", help="JVM heap, e.g. 512M or 1G (1G)")
     start.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (180)")
     start.add_argument("--clean", action="store_true", help="wipe the instance's data before starting")
+    start.add_argument(
+        "--fast", action="store_true",
+        help="for throw-away test servers only: skip syncing system tables to disk, snapshots before DROP and "
+             "TRUNCATE, and costly password hashing. A crash can then undo schema changes and truncations and "
+             "lose the data of tables whose schema was lost. Without it the server is as durable as a stock "
+             "Cassandra",
+    )  # fmt: skip
     stop = action("stop", _local_stop, "stop the server cassnb started on this port")
-    stop.add_argument("--timeout", type=float, default=60.0, help="seconds before the JVM is killed (60)")
+    stop.add_argument(
+        "--timeout", type=float, default=60.0,
+        help="seconds the server gets to drain and exit before it is killed (60); a kill is reported",
+    )  # fmt: skip
     action("status", _local_status, "exit 0 if the server is up, 1 if it is down")
     logs = action("logs", _local_logs, "print the tail of the server's logs")
     logs.add_argument("-n", "--lines", type=int, default=50)

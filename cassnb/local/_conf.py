@@ -1,10 +1,15 @@
 """Configuration that cassnb writes for its local single-node Cassandra.
 
 Everything is written fresh on every start from a :class:`ServerSettings`, so what runs always matches what was
-asked for (``--auth`` on or off, the port, the heap). The tuning favours a fast start and a small footprint on
-a 2-core machine that also runs the tests: one token, no gossip settle wait, no superuser setup delay, cheap
-password hashing, no fsync of system tables and no snapshots on drop. It is a development server, not a model
-of production settings.
+asked for (``--auth`` on or off, the port, the heap). It is durable by default, because notebooks keep real work in it:
+system tables are synced like any others and ``DROP``/``TRUNCATE`` take a snapshot first, as in a stock
+Cassandra. It starts fast on a small machine anyway (one token, no gossip settle wait, no superuser setup
+delay).
+
+``--fast`` (:attr:`ServerSettings.fast`) adds speed-ups that trade safety for test speed, for throw-away test
+servers only: system tables not synced to disk (after a crash, schema changes and truncations can be undone
+and data of tables whose schema was lost is skipped), no snapshot before ``DROP``/``TRUNCATE``, and cheap
+password hashing.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class ServerSettings:
     port: int = 9042
     auth: bool = False
     heap: str = "1G"
+    fast: bool = False  # test servers only: see the module docstring
 
     @property
     def storage_port(self) -> int:
@@ -124,7 +130,7 @@ hints_directory: {data / "hints"}
 cdc_raw_directory: {data / "cdc_raw"}
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
-auto_snapshot: false
+auto_snapshot: {"false" if s.fast else "true"}
 concurrent_compactors: 1
 user_defined_functions_enabled: true
 {auth}"""
@@ -149,12 +155,12 @@ def jvm_arguments(s: ServerSettings, jamm_agent: Path | None) -> list[str]:
         f"-Dcassandra.storagedir={s.data_dir}",
         f"-Dcassandra.jmx.local.port={s.jmx_port}",
         "-Dcassandra-foreground=yes",
-        # Fast single-node start, cheap logins, no fsync of system tables: development only.
+        # A fast single-node start (safe: one node has no gossip to settle and no peers to wait for).
         "-Dcassandra.skip_wait_for_gossip_to_settle=0",
         "-Dcassandra.superuser_setup_delay_ms=0",
-        "-Dcassandra.auth_bcrypt_gensalt_log2_rounds=4",
-        "-Dcassandra.unsafesystem=true",
     ]
+    if s.fast:  # throw-away test servers only: cheap logins, no fsync of system tables
+        args += ["-Dcassandra.auth_bcrypt_gensalt_log2_rounds=4", "-Dcassandra.unsafesystem=true"]
     return args
 
 

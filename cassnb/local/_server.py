@@ -45,6 +45,22 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Stopped:
+    """What ``stop`` did; true when a server was running.
+
+    ``killed`` says the JVM did not exit within the time it was given to drain (flush memtables, close
+    files), so it was sent SIGKILL: writes acknowledged since the last commit-log sync may be lost.
+    """
+
+    was_running: bool
+    killed: bool = False
+    seconds: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.was_running
+
+
+@dataclass(frozen=True)
 class Started:
     """What ``start`` did: whether the server was already up, its version and how long the start took."""
 
@@ -53,15 +69,18 @@ class Started:
     seconds: float
     already_running: bool
     auth: bool
+    fast: bool = False  # started with --fast (not durable: see cassnb.local._conf)
 
 
 class LocalServer:
     """One local Cassandra instance, identified by its native port."""
 
-    def __init__(self, port: int = 9042, *, auth: bool = False, heap: str = "1G", home: Path | None = None):
+    def __init__(
+        self, port: int = 9042, *, auth: bool = False, heap: str = "1G", fast: bool = False, home: Path | None = None
+    ):
         if not (1024 < port - 2042 and port < 65536):
             raise LocalServerError(f"--port {port} is out of range; use a port between 3067 and 65535")
-        self.settings = ServerSettings(home or cache_dir() / "local" / str(port), port, auth, heap)
+        self.settings = ServerSettings(home or cache_dir() / "local" / str(port), port, auth, heap, fast)
 
     # ----------------------------------------------------------------- inspection
     @property
@@ -112,7 +131,7 @@ class LocalServer:
                     f"authentication {wanted} was asked for; stop it first (`cassnb local stop --port {s.port}`)"
                 )
             self._wait_ready(pid, time.monotonic() + timeout)
-            return Started(self.address, self.version(), 0.0, True, s.auth)
+            return Started(self.address, self.version(), 0.0, True, s.auth, self._recorded("fast"))
         java = java_executable()
         dist = ensure_distribution()
         for port, what in ((s.port, "native (CQL)"), (s.storage_port, "storage"), (s.jmx_port, "JMX")):
@@ -130,21 +149,26 @@ class LocalServer:
                 cwd=s.home,
             )  # fmt: skip
         s.pid_file.write_text(str(process.pid))
-        (s.home / "instance.json").write_text(json.dumps({"auth": s.auth, "heap": s.heap, "version": dist.version}))
+        instance = {"auth": s.auth, "heap": s.heap, "fast": s.fast, "version": dist.version}
+        (s.home / "instance.json").write_text(json.dumps(instance))
         try:
             self._wait_ready(process.pid, began + timeout, process)
         except BaseException:
             self._terminate(process.pid, grace=10.0)
             raise
-        return Started(self.address, self.version(), time.monotonic() - began, False, s.auth)
+        return Started(self.address, self.version(), time.monotonic() - began, False, s.auth, s.fast)
 
-    def stop(self, *, timeout: float = 60.0) -> bool:
-        """Stop the server this instance started; return False if it was not running."""
+    def stop(self, *, timeout: float = 60.0) -> Stopped:
+        """Stop the server this instance started: SIGTERM, then up to ``timeout`` seconds to drain and exit.
+
+        Only a JVM still running after that gets SIGKILL, and the result says so (``killed``).
+        """
         pid = self.pid()
         if pid is None:
-            return False
-        self._terminate(pid, grace=timeout)
-        return True
+            return Stopped(False)
+        began = time.monotonic()
+        killed = self._terminate(pid, grace=timeout)
+        return Stopped(True, killed, time.monotonic() - began)
 
     def nodetool(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """Run ``nodetool`` against this instance (e.g. ``disablebinary``) and return its result."""
@@ -155,11 +179,15 @@ class LocalServer:
         return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
     # ----------------------------------------------------------------- internals
-    def _recorded_auth(self) -> bool:
+    def _recorded(self, key: str) -> bool:
+        """A setting the running instance was started with (``auth``, ``fast``), from its instance file."""
         try:
-            return bool(json.loads((self.settings.home / "instance.json").read_text())["auth"])
-        except (FileNotFoundError, ValueError, KeyError):
+            return bool(json.loads((self.settings.home / "instance.json").read_text()).get(key, False))
+        except (FileNotFoundError, ValueError, AttributeError):
             return False
+
+    def _recorded_auth(self) -> bool:
+        return self._recorded("auth")
 
     def _wait_ready(self, pid: int, deadline: float, process: subprocess.Popen[bytes] | None = None) -> None:
         last_error = "no answer yet"
@@ -204,21 +232,43 @@ class LocalServer:
             finally:
                 cluster.shutdown()
 
-    def _terminate(self, pid: int, *, grace: float) -> None:
+    def _terminate(self, pid: int, *, grace: float) -> bool:
+        """SIGTERM the server's process group and wait ``grace`` seconds; SIGKILL only then. True if killed."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        killed = _alive(pid)
+        if killed:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.05)
         self.settings.pid_file.unlink(missing_ok=True)
+        return killed
+
+
+_NOT_RUNNING = ("Z", "X")  # zombie, dead
+
+
+def _thread_state(pid: int, task: str) -> str | None:
+    """The scheduler state letter of one thread, or None if it has exited."""
+    try:
+        stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def _alive(pid: int) -> bool:
+    """Whether any thread of process ``pid`` still runs. Never reports a live process as dead.
+
+    A JVM ends its main thread early, so its thread-group leader can be a zombie while the server runs on;
+    and threads start and end all the time, so a thread listed a moment ago may be gone when its state is
+    read. Only a picture in which every listed thread could be read, and none runs, means the process is
+    gone; a picture torn by a thread exiting is taken again.
+    """
     with contextlib.suppress(ChildProcessError):
         waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
         if waited == pid:
@@ -229,25 +279,42 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie thread-group leader may still have live threads (the JVM shuts down that way): the process is
-    # gone only when no thread of it is left running.
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-        states = [Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0] for t in tasks]
-    except (FileNotFoundError, IndexError):
-        return False
-    except OSError:
-        return True  # no /proc (not Linux): kill(pid, 0) succeeded, so it exists
-    return any(state != "Z" for state in states)
+    for _ in range(100):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # no /proc (not Linux): kill(pid, 0) succeeded, so it exists
+        states = [_thread_state(pid, task) for task in tasks]
+        if any(state is not None and state not in _NOT_RUNNING for state in states):
+            return True
+        if None not in states:
+            return False  # every thread read, none running
+    return True  # no untorn picture: when in doubt, alive
+
+
+def _command_line(pid: int) -> str | None:
+    """The process's command line; None where there is no /proc. A zombie leader has none of its own, so the
+    other threads (which share it) are asked too; "" when none of them answers."""
+    places = [Path(f"/proc/{pid}/cmdline")]
+    with contextlib.suppress(OSError):
+        places += [Path(f"/proc/{pid}/task/{task}/cmdline") for task in os.listdir(f"/proc/{pid}/task")]
+    if not Path("/proc/self").exists():
+        return None
+    for place in places:
+        with contextlib.suppress(OSError):
+            if text := place.read_bytes().decode(errors="replace"):
+                return text
+    return ""
 
 
 def _is_our_daemon(pid: int, settings: ServerSettings) -> bool:
     if not _alive(pid):
         return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return True  # no /proc (not Linux): trust the pid file
+    cmdline = _command_line(pid)
+    if not cmdline:
+        return True  # alive, and nothing says otherwise (no /proc, or a process on its way out): trust the pid file
     return _DAEMON in cmdline and str(settings.yaml_path) in cmdline
 
 

@@ -25,7 +25,7 @@ def test_yaml_switches_authentication(tmp_path: Path) -> None:
     secured = cassandra_yaml(ServerSettings(tmp_path, auth=True))
     assert "authenticator: PasswordAuthenticator" in secured and "authorizer: CassandraAuthorizer" in secured
     assert f"data_file_directories: [{tmp_path / 'data' / 'data'}]" in secured
-    assert "num_tokens: 1" in secured and "auto_snapshot: false" in secured
+    assert "num_tokens: 1" in secured and "auto_snapshot: true" in secured
 
 
 def test_jvm_arguments_carry_heap_and_fast_start_flags(tmp_path: Path) -> None:

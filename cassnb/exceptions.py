@@ -49,7 +49,15 @@ _STATEMENT_PREVIEW = 120
 
 
 class CassnbError(Exception):
-    """Root of every exception raised by cassnb."""
+    """Root of every exception raised by cassnb.
+
+    Attributes:
+        partial: for a read into a DataFrame (``query_df``, ``more``, the magics' streamed reads) that failed
+            part-way, the rows fetched before the error, as a DataFrame marked incomplete whose
+            ``attrs["cassnb"]`` resumes the read exactly there (``await cassnb.more(exc.partial)``); else None.
+    """
+
+    partial: Any = None
 
 
 class ConfigurationError(CassnbError, ValueError):

@@ -41,7 +41,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,7 @@ import pandas as pd
 
 from ._frames import FrameBuilder
 from ._gc import collect_young, deferred_collections
-from .exceptions import ClosedError, ConfigurationError, describe_statement
+from .exceptions import CassnbError, ClosedError, ConfigurationError, describe_statement
 from .options import UNSET, RowFormat, _Unset
 from .progress import ProgressSpec, StopSignal, choose_progress, stop_on_interrupt
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig
@@ -436,8 +436,37 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame]) -> bool:
     return False
 
 
-def _finish(stream: FrameStream, frame: pd.DataFrame, info: FrameInfo, interrupted: bool) -> pd.DataFrame:
-    frame.attrs[ATTRS_KEY] = asdict(info)
+async def _joined(
+    stream: FrameStream, frames: list[pd.DataFrame], describe: Callable[[FrameStream, int], FrameInfo]
+) -> pd.DataFrame:
+    """The frames joined into one (off the loop), with the stream's :class:`FrameInfo` in its attrs."""
+    frame = await asyncio.to_thread(stream._concat, frames)
+    frames.clear()
+    frame.attrs.clear()
+    frame.attrs[ATTRS_KEY] = asdict(describe(stream, len(frame)))
+    return frame
+
+
+async def _read(
+    stream: FrameStream, frames: list[pd.DataFrame], describe: Callable[[FrameStream, int], FrameInfo]
+) -> bool:
+    """:func:`_collect`; when the read fails after fetching rows, they go with the error as ``exc.partial``."""
+    try:
+        return await _collect(stream, frames)
+    except CassnbError as exc:
+        if not frames:  # nothing was fetched: nothing to keep
+            raise
+        exc.partial = partial = await _joined(stream, frames, describe)
+        info = frame_info(partial)
+        exc.add_note(
+            f"the {info.rows:,} rows fetched before the error are kept in `exc.partial` (incomplete); "
+            "`await cassnb.more(exc.partial)` continues from there"
+        )
+        raise
+
+
+def _finish(stream: FrameStream, frame: pd.DataFrame, interrupted: bool) -> pd.DataFrame:
+    info = frame_info(frame)
     if not info.complete and (interrupted or stream.stopped):
         print(
             f"stopped after {info.rows:,} rows ({info.pages:,} page{'' if info.pages == 1 else 's'}); "
@@ -479,20 +508,23 @@ async def query_df(
     stop = StopSignal() if stop is None else stop
     started = time.perf_counter()
     chunks: list[pd.DataFrame] = []
+    origin = _remember(session, query)
+
+    def describe(stream: FrameStream, rows: int) -> FrameInfo:
+        return FrameInfo(
+            query=_query_text(query), params=params, fetch_size=fetch_size, rows=rows, pages=stream.pages,
+            complete=stream.complete, paging_state=stream.paging_state, skip_rows=stream.skip_rows,
+            elapsed=round(time.perf_counter() - started, 6), origin=origin,
+        )  # fmt: skip
+
     with stop_on_interrupt(stop):  # before the progress display appears
         stream = stream_frames(
             session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
             progress=progress, stop=stop,
         )  # fmt: skip
-        interrupted = await _collect(stream, chunks)
-    frame = await asyncio.to_thread(stream._concat, chunks)
-    del chunks
-    info = FrameInfo(
-        query=_query_text(query), params=params, fetch_size=fetch_size, rows=len(frame), pages=stream.pages,
-        complete=stream.complete, paging_state=stream.paging_state, skip_rows=stream.skip_rows,
-        elapsed=round(time.perf_counter() - started, 6), origin=_remember(session, query),
-    )  # fmt: skip
-    return _finish(stream, frame, info, interrupted)
+        interrupted = await _read(stream, chunks, describe)
+    frame = await _joined(stream, chunks, describe)
+    return _finish(stream, frame, interrupted)
 
 
 async def more(
@@ -538,24 +570,27 @@ async def more(
                 "pass one: `await cassnb.more(df, session)`"
             )
     query = origin.query if origin is not None else info.query
+    if origin is None:
+        origin_key = _remember(session, query)
+    else:
+        origin_key = info.origin
     stop = StopSignal() if stop is None else stop
     started = time.perf_counter()
     frames = [df]
+
+    def describe(stream: FrameStream, rows: int) -> FrameInfo:
+        return FrameInfo(
+            query=info.query, params=info.params, fetch_size=info.fetch_size, rows=rows,
+            pages=info.pages + stream.pages, complete=stream.complete,
+            paging_state=stream.paging_state, skip_rows=stream.skip_rows,
+            elapsed=round(info.elapsed + time.perf_counter() - started, 6), origin=origin_key,
+        )  # fmt: skip
+
     with stop_on_interrupt(stop):
         stream = FrameStream(
             session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
             progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
         )  # fmt: skip
-        interrupted = await _collect(stream, frames)
-    frame = await asyncio.to_thread(stream._concat, frames)
-    del frames
-    frame.attrs.clear()
-    updated = FrameInfo(
-        query=info.query, params=info.params, fetch_size=info.fetch_size, rows=len(frame),
-        pages=info.pages + stream.pages, complete=stream.complete,
-        paging_state=stream.paging_state, skip_rows=stream.skip_rows,
-        elapsed=round(info.elapsed + time.perf_counter() - started, 6), origin=info.origin,
-    )  # fmt: skip
-    if origin is None:
-        updated = FrameInfo(**{**asdict(updated), "origin": _remember(session, query)})
-    return _finish(stream, frame, updated, interrupted)
+        interrupted = await _read(stream, frames, describe)
+    frame = await _joined(stream, frames, describe)
+    return _finish(stream, frame, interrupted)

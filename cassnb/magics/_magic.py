@@ -290,7 +290,12 @@ class CqlMagic(Magics):
         for index, item in enumerate(planned, 1):
             prefix = f"statement {index} of {len(planned)}: " if len(planned) > 1 else ""
             with usage_errors(prefix):
-                outcome = self._run_one(connection, item, options, stream=args.stream)
+                try:
+                    outcome = self._run_one(connection, item, options, stream=args.stream)
+                except CassnbError as exc:
+                    if exc.partial is None:
+                        raise
+                    raise UsageError(prefix + self._keep_partial(exc, connection, out)) from None
             if outcome.frame is not None and is_resumable(outcome.frame):
                 self.results[connection.name] = Remembered(outcome.frame)
             # The line form returns its last table instead of displaying it (IPython shows it as Out[]).
@@ -310,6 +315,21 @@ class CqlMagic(Magics):
             if remembered is not None and remembered.frame is outcome.frame:
                 remembered.variable = out
         return outcome.frame if returned else None
+
+    def _keep_partial(self, exc: CassnbError, connection: Connection, out: str | None) -> str:
+        """A read failed part-way: keep its rows where ``%cql more`` finds them; the one-line message."""
+        partial = exc.partial
+        self.results[connection.name] = Remembered(partial, out)
+        if out is not None:
+            assert self.shell is not None
+            self.shell.user_ns[out] = partial
+        rows = frame_info(partial).rows
+        where = f"in {out}" if out is not None else "by the connection"
+        again = f"%cql more {out}" if out is not None else "%cql more"
+        return (
+            f"{one_line(exc)} — the {rows:,} rows fetched before the error are kept {where} (incomplete): "
+            f"`{again}` continues from there once the server answers again"
+        )
 
     def _export(self, args: Any, text: str, namespace: Mapping[str, Any], *, out: str | None) -> None:
         """``--export PATH``: stream the cell's one SELECT into a file, with the magic's progress display."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cassandra.query import SimpleStatement
 
-from ..exceptions import ConfigurationError
+from ..exceptions import CassnbError, ConfigurationError
+from ..frames import ATTRS_KEY, FrameInfo
 from ..options import UNSET, Consistency, RowFormat, _Unset
 from ..progress import StopSignal
 from ._cqltext import bind_named_markers, resolve_parameters, split_statements
@@ -280,17 +281,19 @@ async def run_statement(
     watch.page(len(result))
     state = result.paging_state
     while state is not None and (limit is None or len(rows) < limit) and not watch.stop_requested:
+        handoff = Handoff(page_size, state, watch.pages, time.perf_counter() - started)
         if stream_after is not None and len(rows) >= stream_after:
-            handoff = Handoff(page_size, state, watch.pages, time.perf_counter() - started)
             so_far = _frame(rows, columns, types)
             return Outcome(planned.source, so_far, True, trace, list(dict.fromkeys(warnings)), handoff)
-        result = await session.execute(
-            statement,
-            timeout=options.timeout,
-            paging_state=state,
-            fetch_size=page_size,
-            row_format=RowFormat.TUPLE,
-        )
+        try:
+            result = await session.execute(
+                statement, timeout=options.timeout, paging_state=state, fetch_size=page_size,
+                row_format=RowFormat.TUPLE,
+            )  # fmt: skip
+        except CassnbError as exc:
+            if stream_after is not None:  # a read that could have streamed can be resumed: keep its rows
+                exc.partial = resumable(_frame(rows, columns, types), planned, handoff)
+            raise
         rows.extend(result)
         watch.page(len(result))
         warnings += result.warnings
@@ -306,6 +309,17 @@ async def run_statement(
         more = len(probe) > 0 or probe.paging_state is not None
     frame = _frame(rows, columns, types) if columns else None
     return Outcome(planned.source, frame, more, trace, list(dict.fromkeys(warnings)))
+
+
+def resumable(frame: pd.DataFrame, planned: Planned, handoff: Handoff) -> pd.DataFrame:
+    """Mark the rows of a read cut off at a page boundary with a FrameInfo there, so ``frames.more`` resumes it."""
+    info = FrameInfo(
+        query=planned.text, params=planned.values or None, fetch_size=handoff.page_size, rows=len(frame),
+        pages=handoff.pages, complete=False, paging_state=handoff.paging_state, skip_rows=0,
+        elapsed=round(handoff.elapsed, 6), origin="",  # no origin: frames.more is given the session
+    )  # fmt: skip
+    frame.attrs[ATTRS_KEY] = asdict(info)
+    return frame
 
 
 def _frame(rows: list[Any], columns: list[str], types: list[Any]) -> pd.DataFrame:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ..frames import ATTRS_KEY, FrameInfo, frame_info, more, query_df
+from ..frames import ATTRS_KEY, frame_info, more, query_df
 from ..options import UNSET, _Unset
-from ._run import Handoff, Outcome, PageWatch, Planned, RunOptions, build_statement, run_statement
+from ._run import Outcome, PageWatch, Planned, RunOptions, build_statement, resumable, run_statement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,7 @@ async def read_statement(
     if outcome.handoff is None or outcome.frame is None:
         return outcome
     watch.streaming = True
-    head = _resumable(outcome.frame, planned, outcome.handoff)
+    head = resumable(outcome.frame, planned, outcome.handoff)
     watch.head = head
     limit = options.limit
     frame = await continue_stream(
@@ -103,17 +103,6 @@ async def _stream_select(
         remaining = None if limit is None else limit - first_page
         frame = await continue_stream(session, head, watch, max_rows=remaining, timeout=options.timeout)
     return Outcome(planned.source, frame, not frame_info(frame).complete)
-
-
-def _resumable(frame: pd.DataFrame, planned: Planned, handoff: Handoff) -> pd.DataFrame:
-    """Mark the rows of a handed-over read with a FrameInfo at the handoff's paging state."""
-    info = FrameInfo(
-        query=planned.text, params=planned.values or None, fetch_size=handoff.page_size, rows=len(frame),
-        pages=handoff.pages, complete=False, paging_state=handoff.paging_state, skip_rows=0,
-        elapsed=round(handoff.elapsed, 6), origin="",  # no origin: frames.more is given the session
-    )  # fmt: skip
-    frame.attrs[ATTRS_KEY] = asdict(info)
-    return frame
 
 
 async def continue_stream(

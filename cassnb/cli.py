@@ -93,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--clean", action="store_true", help="wipe the instance's data before starting")
     start.add_argument(
         "--fast", action="store_true",
-        help="for throw-away test servers only: skip syncing system tables to disk, snapshots before DROP and "
-             "TRUNCATE, and costly password hashing. A crash can then undo schema changes and truncations and "
-             "lose the data of tables whose schema was lost. Without it the server is as durable as a stock "
-             "Cassandra",
+        help="for throw-away test servers only: sync the commit log every 10 s instead of before each "
+             "acknowledgement, skip syncing system tables, snapshots before DROP and TRUNCATE, and costly password "
+             "hashing. A crash can then lose acknowledged writes, undo schema changes and truncations, and lose "
+             "the data of tables whose schema was lost. Without it every acknowledged write survives a crash",
     )  # fmt: skip
     stop = action("stop", _local_stop, "stop the server cassnb started on this port")
     stop.add_argument(

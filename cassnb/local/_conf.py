@@ -1,15 +1,18 @@
 """Configuration that cassnb writes for its local single-node Cassandra.
 
 Everything is written fresh on every start from a :class:`ServerSettings`, so what runs always matches what was
-asked for (``--auth`` on or off, the port, the heap). It is durable by default, because notebooks keep real work in it:
-system tables are synced like any others and ``DROP``/``TRUNCATE`` take a snapshot first, as in a stock
-Cassandra. It starts fast on a small machine anyway (one token, no gossip settle wait, no superuser setup
-delay).
+asked for (``--auth`` on or off, the port, the heap).
+
+It is durable by default, because notebooks keep real work in it: a write is acknowledged only once its commit
+log is on disk (``commitlog_sync: batch``), system tables are synced like any others, and ``DROP``/``TRUNCATE``
+take a snapshot first. It starts fast on a small machine anyway (one token, no gossip settle wait, no superuser
+setup delay).
 
 ``--fast`` (:attr:`ServerSettings.fast`) adds speed-ups that trade safety for test speed, for throw-away test
-servers only: system tables not synced to disk (after a crash, schema changes and truncations can be undone
-and data of tables whose schema was lost is skipped), no snapshot before ``DROP``/``TRUNCATE``, and cheap
-password hashing.
+servers only: the commit log synced every 10 s (Cassandra's default: a crash loses the writes acknowledged
+since), system tables not synced to disk (after a crash, schema changes and truncations can be undone and data
+of tables whose schema was lost is skipped), no snapshot before ``DROP``/``TRUNCATE``, and cheap password
+hashing.
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ class ServerSettings:
         return self.conf_dir / "cassandra.yaml"
 
 
+def _commitlog(s: ServerSettings) -> str:
+    """Durable: a write is acknowledged once the commit log holding it is on disk (``batch``). With the
+    default ``periodic`` mode a crash, even of the server process alone, loses what was acknowledged since the
+    last sync (the commit log is replayed only up to its last sync marker)."""
+    return "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms" if s.fast else "commitlog_sync: batch"
+
+
 def cassandra_yaml(s: ServerSettings) -> str:
     auth = (
         "authenticator: PasswordAuthenticator\nauthorizer: CassandraAuthorizer\nrole_manager: CassandraRoleManager\n"
@@ -128,8 +138,7 @@ commitlog_directory: {data / "commitlog"}
 saved_caches_directory: {data / "saved_caches"}
 hints_directory: {data / "hints"}
 cdc_raw_directory: {data / "cdc_raw"}
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+{_commitlog(s)}
 auto_snapshot: {"false" if s.fast else "true"}
 concurrent_compactors: 1
 user_defined_functions_enabled: true

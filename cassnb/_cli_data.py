@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .exceptions import CassnbError
+from .exports._atomic import TargetExistsError
 from .progress import ProgressSpec
 
 Work = Callable[[Any, dict[str, Any]], Awaitable[Any]]
@@ -86,6 +87,17 @@ def add_data_commands(commands: Any) -> None:
     load.add_argument("source", help="a .csv, .csv.gz, .parquet, .jsonl or .jsonl.gz file, a column per field")
     load.add_argument("--concurrency", type=int, default=64, help="inserts in flight (64)")
     load.add_argument("--batch-rows", type=int, default=5000, help="rows read at a time (5000)")
+    load.add_argument(
+        "--start-row", type=int, default=0, metavar="N",
+        help="skip the source's rows before row N (0-based; a load that stopped says which N to use)",
+    )  # fmt: skip
+    load.add_argument(
+        "--rejects", metavar="PATH", help="write every row not acknowledged (row, status, reason, source) to PATH"
+    )
+    load.add_argument(
+        "--retry-for", type=float, default=60.0, metavar="SECONDS",
+        help="how long an insert without an answer is sent again (60)",
+    )  # fmt: skip
     _file_options(load, writing=False)
     _connection_options(load)
     load.set_defaults(handler=_load)
@@ -165,14 +177,24 @@ def _load(args: argparse.Namespace) -> int:
             format=args.format,
             progress=_progress(),
             batch_rows=args.batch_rows,
+            start_row=args.start_row,
+            rejects=args.rejects,
+            retry_for=args.retry_for,
             **options,
         )
         for row, reason in report.failures[:_SHOWN_FAILURES]:
             print(f"cassnb: row {row}: {_one_line(reason)}", file=sys.stderr)
-        if report.rows_failed:
-            more = report.rows_failed - min(len(report.failures), _SHOWN_FAILURES)
-            unlisted = f" ({more:,} not listed)" if more else ""
-            print(f"cassnb: error: {report.rows_failed:,} rows failed{unlisted}", file=sys.stderr)
+        not_written = report.rows_failed + report.rows_unknown
+        if not_written:
+            more = not_written - min(len(report.failures), _SHOWN_FAILURES)
+            notes = []
+            if more:
+                notes.append(f"{more:,} not listed here")
+            if report.rejects:
+                notes.append(f"all are in {report.rejects}")
+            details = "; ".join(notes)
+            print(f"cassnb: error: {not_written:,} rows not written" + (f" ({details})" if details else ""),
+                  file=sys.stderr)  # fmt: skip
             status = 1
         return report
 
@@ -217,6 +239,10 @@ def _run(args: argparse.Namespace, work: Work) -> int:
 
     try:
         asyncio.run(main())
+    except TargetExistsError as exc:
+        message = f"{exc.path} already exists; add --overwrite to replace it" if exc.replaceable else str(exc)
+        print(f"cassnb: error: {_one_line(message)}", file=sys.stderr)
+        return 1
     except (CassnbError, OSError, ValueError, TypeError, ImportError) as exc:
         message = "; ".join([str(exc) or type(exc).__name__, *getattr(exc, "__notes__", [])])
         print(f"cassnb: error: {_one_line(message)}", file=sys.stderr)

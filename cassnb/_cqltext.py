@@ -1,4 +1,6 @@
-"""The CQL text layer of ``%%cql``: splitting a cell into statements and binding ``:name`` parameters.
+"""CQL text: splitting a cell into statements, binding ``:name`` parameters, a statement's first keyword.
+
+Used by the ``%%cql`` magics and by the core (``export`` checks that it is given a SELECT).
 
 A notebook cell holds free-form CQL, so before anything reaches the driver we must know where each
 statement ends and which colons are parameter markers. Both questions depend on the same thing — which

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import struct
 import threading
 import time
@@ -18,6 +17,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statem
 from . import frames
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
+from ._identifiers import parse_identifier, quote
 from .exceptions import CassnbError, ClosedError, ConfigurationError, InvalidQueryError, describe_statement, translate
 from .metrics import MetricsSnapshot, SessionMetrics
 from .options import UNSET, RowFormat, _Unset
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
 Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
-
-_IDENTIFIER = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,47}|"(?:[^"]|""){1,48}"')
-
 
 def _explain_bind_error(statement: Any, parameters: Parameters, exc: Exception) -> str:
     """Name the marker whose value does not fit (the driver's own message may only say ``'int' ... encode``)."""
@@ -344,16 +341,10 @@ class AsyncSession:
         return await self.execute(batch, timeout=timeout)
 
     async def set_keyspace(self, keyspace: str) -> None:
-        """Switch the session to ``keyspace`` (validated first: letters, digits and ``_``, or a quoted name)."""
-        if not isinstance(keyspace, str) or not _IDENTIFIER.fullmatch(keyspace):
-            raise ConfigurationError(
-                f"invalid keyspace name {keyspace!r}: use up to 48 letters, digits and underscores, starting "
-                'with a letter, or a double-quoted name such as "MyKeyspace"'
-            )
-        # An unquoted name means its lower-case form; quoting it keeps that meaning and lets names that are
-        # also CQL keywords (e.g. `true`) work.
-        quoted = keyspace if keyspace.startswith('"') else f'"{keyspace.lower()}"'
-        await self.execute(f"USE {quoted}")
+        """Switch the session to ``keyspace``: ``ks`` (case-insensitive) or ``"Ks"`` (exact), as CQL spells it."""
+        name = parse_identifier(keyspace, "keyspace name")
+        # Quoting the stored name keeps its meaning and lets names that are also CQL keywords (e.g. `true`) work.
+        await self.execute(f"USE {quote(name)}")
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

@@ -42,6 +42,32 @@ def path_error(kind: type[OSError], code: int | None, message: str) -> OSError:
     return error
 
 
+_OS_ADVICE = {
+    errno.ENOENT: "the directory {parent} does not exist: create it, or choose another path",
+    errno.ENOTDIR: "{parent} is not a directory: choose another path",
+    errno.EACCES: "permission denied in {parent}: choose a directory you can write to",
+    errno.EPERM: "permission denied in {parent}: choose a directory you can write to",
+    errno.EROFS: "{parent} is on a read-only file system: choose another place",
+    errno.ENOSPC: "the disk is full: free some space, or choose another disk",
+    errno.EDQUOT: "the disk quota is used up: free some space, or choose another disk",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter one",
+}
+
+
+def explain_os_error(exc: OSError, target: Path) -> OSError:
+    """``exc`` (raised while writing ``target`` or its temporary file) as one line about the target itself.
+
+    Errors that already speak of the target (:class:`TargetExistsError`, the refusals) come back unchanged.
+    """
+    if isinstance(exc, TargetExistsError) or exc.errno is None or getattr(exc, "explained", False):
+        return exc
+    advice = _OS_ADVICE.get(exc.errno, exc.strerror or type(exc).__name__)
+    message = f"cannot write {target}: {advice.format(parent=target.parent)}; nothing was written there"
+    explained = path_error(type(exc), exc.errno, message)
+    explained.explained = True  # type: ignore[attr-defined]
+    return explained
+
+
 class TargetExistsError(FileExistsError):
     """The export target already exists and may not be replaced (``overwrite`` not given, or not cassnb's)."""
 
@@ -322,8 +348,11 @@ class AtomicDirectory:
         if self._staging is not None:
             raise RuntimeError("AtomicDirectory.open() called twice")
         self._check()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".staging", dir=self.target.parent)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            staging = tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".staging", dir=self.target.parent)
+        except OSError as exc:
+            raise explain_os_error(exc, self.target) from None
         self._staging = Path(staging)
         return self._staging
 

@@ -25,48 +25,38 @@ file exported by cassnb loads back to exactly the stored values.
 A null is bound as *unset* (like DSBulk's default): the column is left alone and no tombstone is written. A
 row with a null primary-key column fails.
 
-Nothing is dropped silently: a row is either written or counted as failed, with its reason (a value that
-cannot be converted or bound, or a statement the server rejected). A lost connection, refused credentials,
-a missing permission, an unreadable source or a cancellation stops the load once the inserts in flight
-have finished; the error then says how many rows were written and the row number before which every row
-was written or failed, to load again from (inserts are idempotent, so repeating some rows is harmless).
+Nothing is dropped silently and nothing is claimed that is not known (see ``_insert``): a row is written
+(acknowledged), failed (certainly not written) or unknown (no acknowledgement after retries). A bad record in
+a file fails as a row and the rest loads (see ``_sources``). Every failed and unknown row goes to the
+``rejects`` file; when the load stops early, the error says from which row to load again (``start_row``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cassandra.query import UNSET_VALUE
 
-from cassnb.exceptions import (
-    AuthenticationError,
-    CassnbError,
-    ConfigurationError,
-    ConnectionError,
-    UnauthorizedError,
-)
+from cassnb._identifiers import quote
+from cassnb._schema import find_table
+from cassnb.exceptions import CassnbError, ConfigurationError
+from cassnb.exports._insert import Inserter, RetrySettings, Tally
 from cassnb.exports._parse import _Column
 from cassnb.exports._pipeline import _settle
+from cassnb.exports._rejects import Rejects
 from cassnb.exports._sources import _Chunk, _open_source
-from cassnb.progress import ProgressReporter, ProgressSpec, choose_progress
+from cassnb.progress import ProgressSpec, choose_progress
 
 if TYPE_CHECKING:
     from cassnb.session import AsyncSession
 
 __all__ = ("LoadReport", "load")
-
-MAX_LISTED_FAILURES = 100
-_PROGRESS_EVERY = 250  # rows between progress updates while a chunk is being inserted
-# Errors after which every further row would fail the same way: the load stops instead of counting them.
-_FATAL = (ConnectionError, AuthenticationError, UnauthorizedError)
-
-_NAME = r'[A-Za-z][A-Za-z0-9_]*|"(?:[^"]|"")+"'
-_TABLE_NAME = re.compile(rf"(?:({_NAME})\.)?({_NAME})")
 
 
 @dataclass(frozen=True)
@@ -76,13 +66,20 @@ class LoadReport:
     Attributes:
         table: ``keyspace.table``.
         rows_written: rows the server acknowledged.
-        rows_failed: rows not written: a value could not be converted or bound, or the server refused it.
-        failures: ``(row_number, reason)`` of the first failed rows (at most 100), by row number. Row numbers
-            count the source's data rows from 0: a DataFrame's ``iloc`` position, the first line after a
-            CSV header, the first line of a JSON Lines file.
+        rows_failed: rows certainly not written: a value could not be converted or bound, the record could not
+            be read, or the server refused it.
+        failures: ``(row_number, reason)`` of the first rows not written (at most 100), by row number; the
+            rejects file has them all. Row numbers count the source's rows from 0 (see ``start_row``).
         seconds: wall time.
         stopped: the Stop button (or another ``stop_requested`` reporter) ended the load after a chunk;
             later rows were not read.
+        rows_unknown: rows whose insert got no acknowledgement even after retries: each may or may not have
+            been written (they are in the rejects file, and loading again from ``restart_row`` covers them).
+        restart_row: the lowest row neither written nor failed, to pass as ``start_row`` to finish the load;
+            ``None`` when every row of the source was handled.
+        rejects: the rejects file written, if ``rejects=`` was given.
+        retries: inserts sent again because no answer came.
+        start_row: the row the load began at.
     """
 
     table: str
@@ -91,6 +88,11 @@ class LoadReport:
     failures: tuple[tuple[int, str], ...]
     seconds: float
     stopped: bool = False
+    rows_unknown: int = 0
+    restart_row: int | None = None
+    rejects: Path | None = None
+    retries: int = 0
+    start_row: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -98,71 +100,40 @@ class LoadReport:
 
     @property
     def failures_not_listed(self) -> int:
-        """How many failed rows ``failures`` leaves out (it keeps the first 100)."""
-        return self.rows_failed - len(self.failures)
+        """How many rows not written ``failures`` leaves out (it keeps the first 100)."""
+        return self.rows_failed + self.rows_unknown - len(self.failures)
 
     def __str__(self) -> str:
         failed = f", {self.rows_failed:,} failed" if self.rows_failed else ""
+        unknown = f", {self.rows_unknown:,} unknown (may or may not be written)" if self.rows_unknown else ""
         stopped = " (stopped before the end of the source)" if self.stopped else ""
+        rejects = f"; rejects in {self.rejects}" if self.rejects is not None else ""
+        restart = f"; to go on: start_row={self.restart_row}" if self.restart_row is not None else ""
         return (
-            f"{self.rows_written:,} rows -> {self.table}{failed} in {self.seconds:.2f} s, "
-            f"{self.rows_per_second:,.0f} rows/s{stopped}"
+            f"{self.rows_written:,} rows -> {self.table}{failed}{unknown} in {self.seconds:.2f} s, "
+            f"{self.rows_per_second:,.0f} rows/s{stopped}{rejects}{restart}"
+        )
+
+    def summary(self) -> str:
+        """The accounting of a load that stopped early, and how to finish it (one sentence)."""
+        listed = ""
+        if self.rows_failed or self.rows_unknown:
+            listed = f" (each listed in {self.rejects})" if self.rejects else " (rejects=PATH lists them all)"
+        unknown = (
+            f", {self.rows_unknown:,} got no acknowledgement even after retries (each may or may not have been "
+            "written)"
+            if self.rows_unknown
+            else ""
+        )
+        restart = self.restart_row if self.restart_row is not None else 0
+        return (
+            f"{self.rows_written:,} rows were acknowledged, {self.rows_failed:,} failed{unknown}{listed}; every "
+            f"row before row {restart:,} was acknowledged or failed: load again with start_row={restart} (CLI: "
+            f"--start-row {restart}); inserts are idempotent, so a row sent twice is harmless"
         )
 
 
 # --- the table -------------------------------------------------------------------------------------------
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _parse_table_name(table: str, session_keyspace: str | None) -> tuple[str, str]:
-    """``ks.table`` or ``table`` -> the real (case-resolved) keyspace and table names."""
-    match = _TABLE_NAME.fullmatch(table) if isinstance(table, str) else None
-    if match is None:
-        raise ConfigurationError(
-            f"invalid table name {table!r}: write table or keyspace.table, each a letter followed by "
-            'letters, digits and underscores, or a double-quoted name such as "MyTable"'
-        )
-
-    def real(name: str) -> str:
-        return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
-
-    if match[1] is None:
-        if session_keyspace is None:
-            raise ConfigurationError(
-                f"the session has no keyspace: name the table's keyspace as well, e.g. 'my_keyspace.{table}'"
-            )
-        return session_keyspace, real(match[2])
-    return real(match[1]), real(match[2])
-
-
-def _find_table(metadata: Any, keyspace: str, table: str) -> Any:
-    found = metadata.keyspaces.get(keyspace)
-    return None if found is None else found.tables.get(table)
-
-
-async def _table_metadata(session: AsyncSession, keyspace: str, table: str) -> Any:
-    cluster = session.cluster
-    found = _find_table(cluster.metadata, keyspace, table)
-    if found is None:  # perhaps created a moment ago, by another client: ask the server
-        await asyncio.to_thread(cluster.driver_cluster.refresh_table_metadata, keyspace, table)
-        found = _find_table(cluster.metadata, keyspace, table)
-    if found is not None:
-        return found
-    known = cluster.metadata.keyspaces.get(keyspace)
-    if known is None:
-        raise ConfigurationError(f"keyspace {keyspace!r} does not exist, so table {keyspace}.{table} does not")
-    hint = next(
-        (
-            f'; did you mean "{name}" (quote names with capitals)?'
-            for name in known.tables
-            if name.lower() == table.lower()
-        ),
-        "",
-    )
-    raise ConfigurationError(f"table {keyspace}.{table} does not exist{hint}")
 
 
 def _choose_columns(
@@ -205,32 +176,8 @@ def _choose_columns(
 # --- inserting -------------------------------------------------------------------------------------------
 
 
-class _Tally:
-    def __init__(self, reporter: ProgressReporter) -> None:
-        self.reporter = reporter
-        self.written = self.failed = self.batches = 0
-        self.failures: list[tuple[int, str]] = []
-        self.resume_from = 0  # no row at or after this one was attempted yet
-
-    def fail(self, row: int, reason: str) -> None:
-        self.failed += 1
-        if len(self.failures) < MAX_LISTED_FAILURES:
-            self.failures.append((row, reason))
-
-    def tick(self, *, force: bool = False) -> None:
-        done = self.written + self.failed
-        if force or done % _PROGRESS_EVERY == 0:
-            self.reporter.update(done, self.batches, f"{self.failed:,} failed" if self.failed else "")
-
-    def summary(self, qualified: str) -> str:
-        return (
-            f"loading into {qualified} stopped after writing {self.written:,} rows ({self.failed:,} failed); "
-            f"every row before row number {self.resume_from:,} was written or failed: load again from there"
-        )
-
-
-def _rows(chunk: _Chunk, columns: Sequence[_Column]) -> list[tuple[int, tuple[Any, ...]]]:
-    """The chunk's writable rows as ``(row_number, values)``; nulls become unset, null keys fail the row."""
+def _rows(chunk: _Chunk, columns: Sequence[_Column]) -> list[tuple[int, tuple[Any, ...], int]]:
+    """The chunk's writable rows as ``(row_number, values, index)``; nulls become unset, null keys fail the row."""
     for values, column in zip(chunk.columns, columns, strict=True):
         if column.is_key:
             if None in values:
@@ -239,65 +186,24 @@ def _rows(chunk: _Chunk, columns: Sequence[_Column]) -> list[tuple[int, tuple[An
                         chunk.bad.setdefault(index, f"primary-key column {column.name!r} is null")
         elif None in values:
             values[:] = [UNSET_VALUE if value is None else value for value in values]
-    bad = chunk.bad
-    first = chunk.first_row
-    return [(first + index, row) for index, row in enumerate(zip(*chunk.columns, strict=True)) if index not in bad]
-
-
-async def _insert(
-    session: AsyncSession,
-    insert: Any,
-    rows: list[tuple[int, tuple[Any, ...]]],
-    end_row: int,
-    concurrency: int,
-    tally: _Tally,
-) -> BaseException | None:
-    """Insert ``rows`` with at most ``concurrency`` in flight; return the error that stopped it, if any.
-
-    Rows are taken in order. When the insert stops, the inserts in flight are awaited, and
-    ``tally.resume_from`` is set so that every row before it has been written or counted as failed: the
-    first row not sent, or an earlier one whose insert was cut off (it may or may not have been applied).
-    """
-    position = 0
-    halt: list[BaseException] = []
-    uncertain: list[int] = []
-    cancelled = False
-
-    async def worker() -> None:
-        nonlocal position
-        while position < len(rows) and not halt and not cancelled:
-            row_number, values = rows[position]
-            position += 1
-            try:
-                await session.execute(insert, values)
-            except _FATAL as exc:
-                halt.append(exc)
-                uncertain.append(row_number)
-            except CassnbError as exc:  # this row: a value the server or the driver would not take
-                tally.fail(row_number, str(exc))
-            except Exception as exc:  # not expected from execute(): stop rather than count it per row
-                halt.append(exc)
-                uncertain.append(row_number)
-            else:
-                tally.written += 1
-            tally.tick()
-
-    workers = asyncio.gather(*(worker() for _ in range(min(concurrency, len(rows)))))
-    try:
-        await asyncio.shield(workers)
-    except asyncio.CancelledError:
-        cancelled = True  # let the inserts in flight finish, so the counts are exact
-        await _settle(workers)
-        raise
-    finally:
-        tally.resume_from = min([*uncertain, rows[position][0] if position < len(rows) else end_row])
-    return halt[0] if halt else None
+    bad, numbers = chunk.bad, chunk.numbers
+    rows = enumerate(zip(*chunk.columns, strict=True))
+    return [(numbers[index], row, index) for index, row in rows if index not in bad]
 
 
 def _check_positive(name: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _check_options(start_row: Any, retry_for: Any, timeout: Any) -> None:
+    if not isinstance(start_row, int) or isinstance(start_row, bool) or start_row < 0:
+        raise ConfigurationError(f"start_row must be a row number (0 or more), got {start_row!r}")
+    if not isinstance(retry_for, int | float) or isinstance(retry_for, bool) or retry_for < 0:
+        raise ConfigurationError(f"retry_for must be seconds (0 or more), got {retry_for!r}")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
+        raise ConfigurationError(f"timeout must be positive seconds or None, got {timeout!r}")
 
 
 async def load(
@@ -310,6 +216,10 @@ async def load(
     columns: Sequence[str] | None = None,
     progress: ProgressSpec = "auto",
     batch_rows: int = 5000,
+    start_row: int = 0,
+    rejects: str | os.PathLike[str] | None = None,
+    retry_for: float = 60.0,
+    timeout: float | None = None,
     **format_options: Any,
 ) -> LoadReport:
     """Insert every row of ``source`` into ``table``, with bounded concurrency and memory.
@@ -326,43 +236,63 @@ async def load(
         progress: ``"auto"``, ``"text"``, ``"widget"``, ``"static"``, ``False`` or a reporter; Stop ends the
             load after the current chunk (the report then says ``stopped``).
         batch_rows: rows read and converted at a time.
+        start_row: skip the source's rows before this row number (to finish a load that stopped: the error,
+            or ``LoadReport.restart_row``, says where). Row numbers count from 0: a DataFrame's ``iloc``
+            position, a CSV file's records after the header, a JSON Lines file's lines, a Parquet file's rows.
+        rejects: a CSV file to receive every row that was not acknowledged, with its row number, status,
+            reason and the row as it stands in the source (see ``cassnb.exports._rejects``).
+        retry_for: seconds for which an insert without an answer (timeout, lost connection) is sent again.
+        timeout: seconds to wait for each insert (default: the session's request timeout).
         **format_options: CSV: ``delimiter`` (``,``) and ``null`` (the null marker, default empty).
 
     Returns:
-        A ``LoadReport``: rows written, rows failed and why (the first 100), time and rate.
+        A ``LoadReport``: rows written, failed and unknown, the first failures, time and rate.
 
     Raises:
         ConfigurationError: a bad table name, a table that does not exist, source columns the table lacks,
-            missing primary-key columns, a counter table, an unknown format, a bad argument.
+            missing primary-key columns, a counter table, an unknown format, a file that cannot be read as its
+            format, a bad argument.
         TypeError: a format option the format does not take.
         FileNotFoundError: no such source file.
-        ConnectionError, AuthenticationError, UnauthorizedError: the load stopped, once the inserts in
-            flight had finished; the message says how many rows were written and the row number before
-            which every row was written or failed (load again from there: inserts are idempotent). An
-            unreadable source or a cancellation stops the load the same way, with the same information
-            added to the exception as a note.
+        FileExistsError: ``rejects`` names a file that is not a rejects file.
+        ConnectionError, TimeoutError, AuthenticationError, UnauthorizedError, ClosedError: the load stopped
+            (once the inserts in flight had finished); the message gives the accounting and the
+            ``start_row`` to load again from, and ``exc.report`` is the :class:`LoadReport` so far. A
+            cancellation stops the load the same way, with the accounting as a note.
     """
     concurrency = _check_positive("concurrency", concurrency)
     batch_rows = _check_positive("batch_rows", batch_rows)
-    keyspace, name = _parse_table_name(table, session.keyspace)
-    qualified = f"{keyspace}.{name}"
+    _check_options(start_row, retry_for, timeout)
     reporter = choose_progress(progress)
-    table_meta = await _table_metadata(session, keyspace, name)
+    table_meta = await find_table(session, table)
+    keyspace, name = table_meta.keyspace_name, table_meta.name
+    qualified = f"{keyspace}.{name}"
     reader = await asyncio.to_thread(_open_source, source, format, dict(format_options))
     positions = _choose_columns(reader.names, columns, table_meta, qualified)
     names = [reader.names[at] for at in positions]
     insert = await session.prepare(
-        f"INSERT INTO {_quote(keyspace)}.{_quote(name)} ({', '.join(map(_quote, names))}) "
+        f"INSERT INTO {quote(keyspace)}.{quote(name)} ({', '.join(map(quote, names))}) "
         f"VALUES ({', '.join('?' * len(names))})"
     )
     insert.is_idempotent = True  # the same values written twice give the same row: safe to retry
     keys = {column.name for column in table_meta.primary_key}
     targets = [_Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
+    rejected = Rejects(rejects)
+    await asyncio.to_thread(rejected.open)
     started = time.perf_counter()
-    tally = _Tally(reporter)
+    tally = Tally(reporter, rejected)
+    tally.restart_row = start_row
+    inserter = Inserter(session, insert, concurrency, RetrySettings(retry_for=float(retry_for), timeout=timeout), tally)
+
+    def report(stopped: bool = False) -> LoadReport:
+        return LoadReport(
+            qualified, tally.written, tally.failed, tuple(sorted(tally.failures)), time.perf_counter() - started,
+            stopped, tally.unknown, tally.restart_row, rejected.path, tally.retries, start_row,
+        )  # fmt: skip
+
     reporter.start(f"loading into {qualified}")
-    stopped = explained = False
-    chunks = reader.chunks(positions, targets, batch_rows)
+    stopped = False
+    chunks = reader.chunks(positions, targets, batch_rows, start_row)
     pending: asyncio.Future[_Chunk | None] = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
     try:
         while (chunk := await pending) is not None:
@@ -370,36 +300,39 @@ async def load(
             pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
             rows = _rows(chunk, targets)
             for index, reason in sorted(chunk.bad.items()):
-                tally.fail(chunk.first_row + index, reason)
-            end_row = chunk.first_row + chunk.size
-            error = await _insert(session, insert, rows, end_row, concurrency, tally)
+                tally.reject(chunk.numbers[index], "failed", reason, chunk.source(index))
+            error = await inserter.run(rows, chunk.numbers[-1] + 1, chunk.source)
+            await asyncio.to_thread(rejected.flush)
             if error is not None:
-                if isinstance(error, CassnbError):
-                    explained = True
-                    raise type(error)(f"{error}; {tally.summary(qualified)}") from error
-                raise error
-            tally.batches += 1
+                raise _stopped_by(error, qualified, report())
+            tally.chunks += 1
             tally.tick(force=True)
             if reporter.stop_requested:
                 stopped = True
                 break
+        else:
+            tally.restart_row = None  # every row of the source was handled
     except BaseException as exc:
         reporter.fail("interrupted" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt) else "error")
-        if not explained:
-            exc.add_note(tally.summary(qualified))
+        if not isinstance(exc, CassnbError) or getattr(exc, "report", None) is None:
+            exc.add_note(f"loading into {qualified} stopped: {report().summary()}")
         raise
     finally:
         await _settle(pending)  # a chunk being read on a worker thread must end before the file closes
         chunks.close()
+        await asyncio.to_thread(rejected.close)
     if stopped:
         reporter.fail("stopped")
     else:
         reporter.finish()
-    return LoadReport(
-        qualified,
-        tally.written,
-        tally.failed,
-        tuple(sorted(tally.failures)),
-        time.perf_counter() - started,
-        stopped,
-    )
+    return report(stopped)
+
+
+def _stopped_by(error: BaseException, qualified: str, report: LoadReport) -> BaseException:
+    """The error that stopped the load, as the same type, with the accounting and where to go on from."""
+    if not isinstance(error, CassnbError):
+        return error
+    stopped = type(error)(f"loading into {qualified} stopped: {' '.join(str(error).split())}. {report.summary()}")
+    stopped.report = report  # type: ignore[attr-defined]
+    stopped.__cause__ = error
+    return stopped

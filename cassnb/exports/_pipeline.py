@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cassnb.exports._atomic import AtomicFile
+from cassnb.exports._atomic import AtomicFile, explain_os_error
 from cassnb.exports._formats import ExportFormat, PageWriter, make_writer, parse_options
 
 T = TypeVar("T")
@@ -105,6 +105,7 @@ async def write_pages(
     *,
     format: str | None = None,
     overwrite: bool = False,
+    shown_as: Path | None = None,
     **format_options: Any,
 ) -> ExportReport:
     """Write a stream of pages to ``path`` as CSV, Parquet or JSON Lines, atomically.
@@ -118,6 +119,7 @@ async def write_pages(
         path: the target file; its suffix picks the format unless ``format`` is given.
         format: ``csv``, ``csv.gz``, ``parquet``, ``jsonl`` or ``jsonl.gz``.
         overwrite: replace an existing file at ``path``.
+        shown_as: the path to name in errors, when ``path`` is a part of it (a directory export's part file).
         **format_options: CSV: ``delimiter``, ``null``; Parquet: ``row_group_size``, ``compression``.
 
     Returns:
@@ -129,7 +131,8 @@ async def write_pages(
         ValueError: an unknown format or bad option value (also raised up front), or pages whose columns
             differ from the first page's.
         FileExistsError: ``path`` exists and ``overwrite`` is false (``TargetExistsError``).
-        Any error of ``pages`` or of writing; ``path`` is then left untouched.
+        OSError: the file cannot be written (one line naming ``path`` and what to do, never the temporary file).
+        Any error of ``pages``; ``path`` is then left untouched.
     """
     export_format = format_for(path, format)
     options = parse_options(export_format, format_options)
@@ -162,7 +165,7 @@ async def write_pages(
             await _in_thread(writer.open, target.temp_path)
         size = await _in_thread(writer.close)
         await _in_thread(target.commit)
-    except BaseException:
+    except BaseException as exc:
         # A worker thread cannot be stopped: let a running write end before deleting its file.
         interrupted = writing is not None and await _settle(writing)
         if writer is not None:
@@ -170,6 +173,10 @@ async def write_pages(
         target.abort()
         if interrupted:
             raise asyncio.CancelledError() from None  # a cancel that arrived during cleanup still counts
+        if isinstance(exc, OSError):
+            explained = explain_os_error(exc, shown_as or target.target)
+            if explained is not exc:
+                raise explained from None
         raise
     finally:
         aclose = getattr(pages, "aclose", None)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._cqltext import first_keyword
 from .._gc import collect_young, deferred_collections
 from .._identifiers import quote
 from .._schema import find_table
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, describe_statement
 from ..options import UNSET, RowFormat, _Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
 from ..streaming import Page, StreamConfig
@@ -67,6 +68,7 @@ async def export(
     Returns:
         An :class:`ExportReport` (rows, pages, bytes, seconds, path).
     """
+    _require_select(query)
     reporter = choose_progress(progress)
 
     async def pages() -> AsyncIterator[Page]:
@@ -251,7 +253,9 @@ async def _to_directory(
                     counts.page(reporter, len(page.rows))
                     yield page
 
-            report = await write_pages(counted(), target, format=export_format.value, **format_options)
+            report = await write_pages(
+                counted(), target, format=export_format.value, shown_as=directory.target, **format_options
+            )
             written += report.bytes
             counts.range_done(reporter)
 
@@ -268,6 +272,24 @@ async def _to_directory(
         raise
     return ExportReport(directory.target, export_format, counts.rows, counts.pages, written,
                         time.perf_counter() - started)  # fmt: skip
+
+
+def _require_select(query: Any) -> None:
+    """``export`` writes a query's rows: anything but a SELECT is refused before it is sent."""
+    text = query if isinstance(query, str) else getattr(query, "query_string", None)
+    if text is None:
+        text = getattr(getattr(query, "prepared_statement", None), "query_string", None)
+    if not isinstance(text, str):
+        raise ConfigurationError(
+            f"export needs a SELECT statement (CQL text, a statement or a prepared statement), got "
+            f"{type(query).__name__}"
+        )
+    keyword = first_keyword(text)
+    if keyword != "SELECT":
+        raise ConfigurationError(
+            f"export writes the rows of a SELECT, not {keyword or 'an empty statement'}: "
+            f"{describe_statement(text)!r} was not run"
+        )
 
 
 def _names_a_directory(path: str | os.PathLike[str]) -> bool:

@@ -7,8 +7,8 @@ thread (:mod:`cassnb._runner`), so the kernel's own loop stays free for ``await`
 asyncio. Layout: ``_magic`` (the Magics class and its options), ``_commands`` (``connect``, ``use``, ``more``,
 ...), ``_connections`` (settings and the registry of named connections), ``_run`` (one statement: binding,
 paging, tracing), ``_stream`` (streamed reads, interrupts that keep the rows, resuming), ``_cells`` (closing
-the streams a cell left open), ``_display`` (tables, previews, status lines, traces) and ``_cqltext``
-(splitting statements, ``:name``).
+the streams a cell left open) and ``_display`` (tables, previews, status lines, traces); the CQL text
+layer (splitting statements, ``:name``) is ``cassnb._cqltext``, shared with the core.
 """
 
 from __future__ import annotations

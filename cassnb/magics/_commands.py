@@ -16,6 +16,7 @@ import pandas as pd
 from IPython.core.error import UsageError
 
 from .._connect import connect as open_session
+from .._identifiers import is_qualified_name
 from ..exceptions import AuthenticationError
 from ..frames import frame_info
 from ..session import AsyncSession
@@ -66,9 +67,6 @@ _MORE = argument_parser("%cql more")
 _MORE.add_argument("variable", nargs="?")
 _MORE.add_argument("--limit", type=int)
 _MORE.add_argument("--conn", "-c")
-
-_NAME = r'(?:[A-Za-z][A-Za-z0-9_]*|"(?:[^"]|"")+")'
-_QUALIFIED_NAME = re.compile(rf"{_NAME}(?:\.{_NAME})?")
 
 
 def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
@@ -187,7 +185,7 @@ def describe(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> Non
     if kind in ("keyspace", "table"):
         if len(words) != 2:
             raise UsageError(_DESCRIBE_USAGE)
-        if not _QUALIFIED_NAME.fullmatch(words[1]):
+        if not is_qualified_name(words[1]):
             raise UsageError(f"{words[1]!r} is not a keyspace or table name")
         words[0] = kind.upper()
     statement = "DESCRIBE " + " ".join(words)

@@ -13,15 +13,16 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class, needs_local_scope, no_var_expand
 from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, validate
 
+from .._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from .._runner import Runner, get_runner
 from ..exceptions import CassnbError, describe_statement
 from ..exports import ExportReport, export
+from ..exports._atomic import TargetExistsError
 from ..frames import frame_info
 from ..options import UNSET, Consistency
 from ._cells import CellStreamGuard
 from ._commands import COMMANDS
 from ._connections import Connection, Registry
-from ._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from ._display import ProgressFollower, views_for, wants_live_preview
 from ._ipython import argument, display, line_cell_magics, magic_arguments, parse_argstring
 from ._run import Outcome, PageWatch, Planned, RunOptions, build_statement, plan_cell
@@ -351,10 +352,12 @@ class CqlMagic(Magics):
 
         try:
             report = self._follow(run(), watch, f"exporting to {args.export}")
-        except FileExistsError:
-            raise UsageError(f"{args.export} already exists; add --overwrite to replace it") from None
-        except (ValueError, TypeError) as exc:  # unknown format or option: nothing was run or written
-            raise UsageError(str(exc)) from None
+        except TargetExistsError as exc:
+            raise UsageError(
+                f"{args.export} already exists; add --overwrite to replace it" if exc.replaceable else str(exc)
+            ) from None
+        except (OSError, ValueError, TypeError) as exc:  # nothing was left at the target
+            raise UsageError(one_line(exc)) from None
         print(f"exported {report}")
 
     def _stream_after(self, options: RunOptions) -> int | None:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra.query import SimpleStatement
 
+from .._cqltext import bind_named_markers, resolve_parameters, split_statements
 from ..exceptions import CassnbError, ConfigurationError
 from ..frames import ATTRS_KEY, FrameInfo
 from ..options import UNSET, Consistency, RowFormat, _Unset
 from ..progress import StopSignal
-from ._cqltext import bind_named_markers, resolve_parameters, split_statements
 
 if TYPE_CHECKING:
     import pandas as pd

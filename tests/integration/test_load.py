@@ -28,7 +28,7 @@ from cassandra.util import Date, Duration, Time
 
 import cassnb
 from cassnb import AsyncSession, ConfigurationError
-from cassnb.exports import _sources, export
+from cassnb.exports import export
 from cassnb.exports._load import LoadReport, load
 from cassnb.progress import StopSignal
 
@@ -403,19 +403,21 @@ async def test_csv_cells_that_do_not_parse_fail_their_rows(
     )
 
 
-async def test_a_malformed_csv_stops_the_load_and_says_where(
-    session: AsyncSession, keyspace: str, tmp_path: Path, driver_session: Any, monkeypatch: pytest.MonkeyPatch
+async def test_a_malformed_csv_record_fails_as_a_row_and_the_rest_loads(
+    session: AsyncSession, keyspace: str, tmp_path: Path, driver_session: Any
 ) -> None:
-    monkeypatch.setattr(_sources, "_CSV_BLOCK_BYTES", 16_384)  # the file is read in several blocks
     await session.execute(f"CREATE TABLE {keyspace}.load_broken (k int PRIMARY KEY, v text)")
     source = tmp_path / "broken.csv"
-    source.write_text("k,v\n" + "".join(f"{k},v{k}\n" for k in range(5_000)) + "5000,v,extra\n")
-    with pytest.raises(ValueError, match=r"broken\.csv after its first [0-9,]+ rows: .*Expected 2 columns") as caught:
-        await load(session, "load_broken", source, progress=False, batch_rows=1_000)
-    (note,) = caught.value.__notes__
-    written = int(note.split("stopped after writing ")[1].split(" rows")[0].replace(",", ""))
-    assert 0 < written < 5_000  # the rows read before the bad block are in
-    assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.load_broken").one()[0] == written
+    body = "".join(f"{k},v{k}\n" for k in range(5_000)) + "5000,v,extra\n" + "".join(f"{k},v{k}\n" for k in range(5_001, 5_011))
+    source.write_text("k,v\n" + body)
+    rejects = tmp_path / "rejects.csv"
+    report = await load(session, "load_broken", source, progress=False, batch_rows=1_000, rejects=rejects)
+    assert (report.rows_written, report.rows_failed, report.restart_row) == (5_010, 1, None)
+    assert report.failures == ((5_000, "line 5002: 3 fields, the header has 2"),)
+    assert rejects.read_text().splitlines() == [
+        "row,status,reason,source", "5000,failed,\"line 5002: 3 fields, the header has 2\",\"5000,v,extra\""
+    ]
+    assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.load_broken").one()[0] == 5_010
 
 
 async def test_empty_sources_load_nothing(session: AsyncSession, tmp_path: Path, plain: str) -> None:
@@ -599,31 +601,38 @@ async def test_connection_lost_stops_the_load_and_says_where(
     frame = pd.DataFrame({"k": range(5_000), "v": ["x"] * 5_000})
     flaky = FlakySession(session, ok=1_234)
     with pytest.raises(cassnb.ConnectionError) as caught:
-        await load(flaky, "load_cut", frame, progress=False, batch_rows=1_000, concurrency=16)  # type: ignore[arg-type]
+        await load(flaky, "load_cut", frame, progress=False, batch_rows=1_000, concurrency=16,  # type: ignore[arg-type]
+                   retry_for=0.5)  # fmt: skip
     message = str(caught.value)
-    assert "lost (simulated)" in message
-    assert "stopped after writing 1,234 rows (0 failed)" in message
-    assert "every row before row number 1,234 was written or failed" in message
+    assert "lost (simulated)" in message and "\n" not in message
+    assert "1,234 rows were acknowledged, 0 failed" in message and "got no acknowledgement even after retries" in message
+    assert "every row before row 1,234 was acknowledged or failed: load again with start_row=1234" in message
+    report = caught.value.report
+    assert (report.rows_written, report.restart_row) == (1_234, 1_234) and 1 <= report.rows_unknown <= 16
     stored = {row.k for row in driver_session.execute(f"SELECT k FROM {keyspace}.load_cut")}
     assert stored == set(range(1_234))
-    assert flaky.calls < 1_234 + 16 + 1  # stopped within one round of the workers
+    assert flaky.calls < 1_234 + 16 * 10  # stopped within one round of the workers (each retrying a few times)
 
 
 async def test_cancelling_waits_for_inserts_in_flight(
     session: AsyncSession, keyspace: str, driver_session: Any
 ) -> None:
     await session.execute(f"CREATE TABLE {keyspace}.load_cancel (k int PRIMARY KEY)")
+    recorder = Recorder(stop_after=1_000)  # its stop signal is only watched here: the load does not see it
     task = asyncio.ensure_future(
-        load(session, "load_cancel", pd.DataFrame({"k": range(50_000)}), progress=False, batch_rows=500)
-    )
-    await asyncio.sleep(1.0)
+        load(session, "load_cancel", pd.DataFrame({"k": range(50_000)}), progress=ProgressOnly(recorder),
+             batch_rows=500)
+    )  # fmt: skip
+    while not recorder.stop.is_set():  # wait until 1,000 rows are done, then cancel
+        await asyncio.wait([task], timeout=0.01)
+        assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError) as caught:
         await task
     (note,) = caught.value.__notes__
-    written = int(note.split("stopped after writing ")[1].split(" rows")[0].replace(",", ""))
-    assert 0 < written < 50_000
-    await asyncio.sleep(0.5)
+    written = int(note.split("stopped: ")[1].split(" rows were acknowledged")[0].replace(",", ""))
+    restart = int(note.split("start_row=")[1].split(" ")[0])
+    assert 0 < written == restart < 50_000  # a DataFrame's rows go in order: all before the restart row are in
     count = driver_session.execute(f"SELECT count(*) FROM {keyspace}.load_cancel").one()[0]
     assert count == written  # nothing in flight was left behind, nothing more was sent
 
@@ -653,6 +662,27 @@ class Recorder:
     @property
     def stop_requested(self) -> bool:
         return self.stop.is_set()
+
+
+class ProgressOnly:
+    """Passes progress on to ``recorder`` but never asks the load to stop."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def start(self, description: str) -> None:
+        self.recorder.start(description)
+
+    def update(self, rows: int, pages: int, detail: str = "") -> None:
+        self.recorder.update(rows, pages, detail)
+
+    def finish(self) -> None:
+        self.recorder.finish()
+
+    def fail(self, reason: str) -> None:
+        self.recorder.fail(reason)
+
+    stop_requested = False
 
 
 async def test_progress_reports_rows_and_chunks(session: AsyncSession, keyspace: str) -> None:

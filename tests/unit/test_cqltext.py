@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cassnb.magics._cqltext import (
+from cassnb._cqltext import (
     BoundText,
     CqlSyntaxError,
     UnknownVariableError,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cassnb.magics._cqltext import CqlSyntaxError, bind_named_markers, split_statements
+from cassnb._cqltext import CqlSyntaxError, bind_named_markers, split_statements
 
 PROPERTY_SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -426,6 +426,8 @@ def test_json_lines_rows_that_do_not_fit_are_marked(tmp_path: Path) -> None:
     columns = [_Column("k", ct.Int32Type, True), _Column("v", ct.UTF8Type, False)]
     (chunk,) = source.chunks([0, 1], columns, batch_rows=100)
     assert chunk.size == 6 and chunk.columns[0][:2] == [1, 2] and chunk.columns[1][:2] == ["a", None]
+    assert list(chunk.numbers) == [0, 2, 3, 4, 5, 6]  # a row's number is its line's (the blank line counts)
+    assert chunk.source(2) == "not json"
     assert chunk.bad == {
         2: "not JSON: Expecting value: line 1 column 1 (char 0)",
         3: "not a JSON object: list [1, 2]",
@@ -433,5 +435,5 @@ def test_json_lines_rows_that_do_not_fit_are_marked(tmp_path: Path) -> None:
         5: "column 'k': expected an integer, got '4'",
     }
     (tmp_path / "array.jsonl").write_text("[1]\n")
-    with pytest.raises(ValueError, match="not a JSON object with the columns as keys"):
+    with pytest.raises(ValueError, match=r"line 1 of .* is not a JSON object with the columns as keys"):
         _JsonlSource(tmp_path / "array.jsonl", gzipped=False)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
+from cassnb._cqltext import UnknownVariableError
 from cassnb.magics import CqlMagic
 from cassnb.magics._connections import (
     MASK,
@@ -24,7 +25,6 @@ from cassnb.magics._connections import (
     resolve_settings,
     split_hosts,
 )
-from cassnb.magics._cqltext import UnknownVariableError
 from cassnb.magics._display import CqlText, RowsView, StatusLine, TraceView, describe_view, footer, views_for
 from cassnb.magics._run import Outcome, RunOptions, TraceEvent, TraceSummary, plan_cell
 from cassnb.options import Consistency

@@ -11,7 +11,12 @@ from typing import Any
 
 from cassandra.auth import AuthProvider, PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    SimpleConvictionPolicy,
+    TokenAwarePolicy,
+)
 
 from ._awaitable import AwaitableContext
 from ._probe import ProbeError, handshake
@@ -20,6 +25,20 @@ from .retry import IdempotentRetryPolicy
 from .session import AsyncSession
 
 MIN_PROTOCOL_VERSION = 5
+
+
+class _RememberingConvictionPolicy(SimpleConvictionPolicy):  # type: ignore[misc]
+    """The driver's default conviction policy, keeping the failure that marked its host down (until it is up)."""
+
+    last_failure: BaseException | None = None
+
+    def add_failure(self, connection_exc: BaseException) -> bool:
+        self.last_failure = connection_exc
+        return bool(super().add_failure(connection_exc))
+
+    def reset(self) -> None:
+        self.last_failure = None
+        super().reset()
 
 
 class AsyncCluster:
@@ -66,6 +85,7 @@ class AsyncCluster:
         self.port = port
         # Reconnect quickly after a restart: back off from 0.5 s up to 10 s between attempts.
         driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 10.0))
+        driver_options.setdefault("conviction_policy_factory", _RememberingConvictionPolicy)
         self._driver_options: dict[str, Any] = dict(
             port=port, auth_provider=auth_provider, protocol_version=int(protocol_version or MIN_PROTOCOL_VERSION),
             executor_threads=executor_threads, ssl_context=ssl_context, **driver_options,
@@ -113,6 +133,11 @@ class AsyncCluster:
     def protocol_version(self) -> int:
         version: int = self._cluster.protocol_version
         return version
+
+    def keyspace_refused(self) -> bool:
+        """Whether the hosts are down because the server refused a session's keyspace (it does not exist)."""
+        failures = [getattr(host.conviction_policy, "last_failure", None) for host in self.metadata.all_hosts()]
+        return any(failure is not None and "Problem while setting keyspace" in str(failure) for failure in failures)
 
     @property
     def driver_cluster(self) -> Cluster:

@@ -11,14 +11,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from cassandra.cluster import EXEC_PROFILE_DEFAULT
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
 
 from . import frames
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
 from ._identifiers import parse_identifier, quote
-from .exceptions import CassnbError, ClosedError, ConfigurationError, InvalidQueryError, describe_statement, translate
+from .exceptions import (
+    CassnbError,
+    ClosedError,
+    ConfigurationError,
+    ConnectionError,
+    InvalidQueryError,
+    describe_statement,
+    translate,
+)
 from .metrics import MetricsSnapshot, SessionMetrics
 from .options import UNSET, RowFormat, _Unset
 from .result import AsyncResultSet
@@ -114,7 +122,7 @@ class AsyncSession:
             prepared = await asyncio.to_thread(self._prepare_blocking, key, custom_payload)
         except Exception as exc:
             self._metrics.failed(exc)
-            raise translate(exc, query) from exc
+            raise self._error(exc, query) from exc
         return prepared
 
     def _prepare_blocking(
@@ -262,7 +270,7 @@ class AsyncSession:
         except Exception as exc:
             fetcher.release()
             self._metrics.failed(exc)
-            raise translate(exc, query) from exc
+            raise self._error(exc, query) from exc
         response = fetcher.response_future
         fetcher.release()
         self._metrics.succeeded(time.perf_counter() - started)
@@ -309,10 +317,10 @@ class AsyncSession:
             except Exception as exc:
                 fetcher.release()
                 self._metrics.failed(exc)
-                raise translate(exc, query) from exc
+                raise self._error(exc, query) from exc
             return AsyncStreamingResultSet(
                 fetcher, first, config, query, start_state=paging_state, skip_rows=skip_rows,
-                on_page=self._metrics.streamed,
+                on_page=self._metrics.streamed, translate_error=self._error,
             )  # fmt: skip
 
         return AwaitableContext(open_stream)
@@ -345,6 +353,24 @@ class AsyncSession:
         name = parse_identifier(keyspace, "keyspace name")
         # Quoting the stored name keeps its meaning and lets names that are also CQL keywords (e.g. `true`) work.
         await self.execute(f"USE {quote(name)}")
+
+    def _error(self, exc: BaseException, query: Query) -> CassnbError:
+        """The cassnb error for ``exc``; a lost keyspace is named instead of blaming the network.
+
+        A session bound to a keyspace opens each connection with ``USE``: once the keyspace is dropped, every
+        new connection is refused, each host is marked down, and the driver reports no host at all. The
+        cluster remembers why each host was marked down (see :mod:`cassnb.cluster`), which tells the two apart.
+        """
+        error = translate(exc, query)
+        keyspace = self._driver.keyspace
+        if isinstance(exc, NoHostAvailable) and keyspace and self._cluster.keyspace_refused():
+            return ConnectionError(
+                f"this session's keyspace {keyspace!r} no longer exists (it was dropped), and Cassandra refuses "
+                f"every new connection of a session bound to it (while running: {describe_statement(query)}); "
+                "create the keyspace again (the session then recovers within seconds), or open a session "
+                "without it"
+            )
+        return error
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

@@ -116,8 +116,10 @@ class AsyncStreamingResultSet:
         start_state: bytes | None = None,
         skip_rows: int = 0,
         on_page: Callable[[int], None] | None = None,
+        translate_error: Callable[[BaseException, Any], BaseException] = translate,
     ) -> None:
         self._fetcher = fetcher
+        self._translate = translate_error
         self._pending: Awaitable[PageData] | None = first_page
         self._config = config
         self._query = query
@@ -215,7 +217,7 @@ class AsyncStreamingResultSet:
             raise
         except BaseException as exc:
             await self.close()
-            raise translate(exc, self._query) from exc
+            raise self._translate(exc, self._query) from exc
         self._pending = None
         rows = data.rows
         if self._skip:

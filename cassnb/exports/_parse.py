@@ -24,7 +24,7 @@ from cassandra.util import Date, Duration, OrderedMap, Time
 
 from cassnb.exports._values import CqlType, json_form, millis_from_epoch, unsupported, unwrap
 
-__all__ = ("json_decoder", "text_parser", "value_coercer")
+__all__ = ("bindable", "json_decoder", "text_parser", "value_coercer")
 
 Parser = Callable[[Any], Any]  # one non-null source value -> the value bound for its column
 
@@ -491,6 +491,15 @@ def missing_check(cql_type: CqlType) -> Callable[[Any], bool]:
 def _item(cql_type: CqlType) -> Parser:
     coerce, missing = value_coercer(cql_type), missing_check(cql_type)
     return lambda value: None if missing(value) else coerce(value)
+
+
+def bindable(cql_type: CqlType) -> Parser:
+    """Any Python value -> the value bound for a marker of ``cql_type``: pandas' and numpy's nulls (``NA``,
+    ``NaT``, ``NaN`` where the type is not a float) are null, numpy scalars plain values, dicts UDTs.
+
+    Raises ``TypeError`` or ``ValueError`` for a value that does not fit.
+    """
+    return _item(cql_type)
 
 
 def _sequence(value: Any, what: str) -> Sequence[Any]:

@@ -20,6 +20,7 @@ from cassandra.query import SimpleStatement
 
 from .._cqltext import bind_named_markers, resolve_parameters, split_statements
 from ..exceptions import CassnbError, ConfigurationError
+from ..exports._parse import bindable
 from ..frames import ATTRS_KEY, FrameInfo
 from ..options import UNSET, Consistency, RowFormat, _Unset
 from ..progress import StopSignal
@@ -209,8 +210,13 @@ async def build_statement(session: AsyncSession, planned: Planned, options: RunO
             serial_consistency_level=options.serial_consistency, keyspace=options.keyspace,
         )  # fmt: skip
     prepared = await session.prepare(planned.text, keyspace=options.keyspace)
+    columns = prepared.column_metadata
+    if len(columns) != len(planned.values):
+        raise BindError(f"the statement has {len(columns)} markers, the cell binds {len(planned.values)} values")
+    markers = zip(planned.names, planned.values, columns, strict=True)
+    values = [_bind(name, value, column.type) for name, value, column in markers]
     try:
-        bound = prepared.bind(planned.values)
+        bound = prepared.bind(values)
     except Exception as exc:  # the driver raises TypeError, ValueError, struct.error, ... for bad values
         markers = ", ".join(f":{name}" for name in dict.fromkeys(planned.names))
         raise BindError(f"the values of {markers} do not fit the statement: {exc}") from exc
@@ -219,6 +225,20 @@ async def build_statement(session: AsyncSession, planned: Planned, options: RunO
     if options.serial_consistency is not None:
         bound.serial_consistency_level = options.serial_consistency
     return bound
+
+
+def _bind(name: str, value: object, cql_type: Any) -> Any:
+    """``:name``'s value as its marker's CQL type takes it (see ``bindable``), or a BindError saying why not."""
+    try:
+        return bindable(cql_type)(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise BindError(
+            f":{name} is bound to a marker of CQL type {cql_type.cql_parameterized_type()} but holds "
+            f"{type(value).__name__} {shown} "
+            f"({exc}); give it a value of that type"
+        ) from None
 
 
 def _microseconds(delta: Any) -> int | None:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._secret import Secret
 from .exceptions import CassnbError
 from .exports._atomic import TargetExistsError
 from .progress import ProgressSpec
@@ -206,7 +207,7 @@ def _progress() -> ProgressSpec:
     return "text" if sys.stderr.isatty() else False
 
 
-def _password(args: argparse.Namespace) -> str | None:
+def _password(args: argparse.Namespace) -> Secret | None:
     if not args.user:
         return None
     password = os.environ.get(args.password_env)
@@ -215,7 +216,7 @@ def _password(args: argparse.Namespace) -> str | None:
             f"--user {args.user} needs a password: set ${args.password_env} (or name another "
             "environment variable with --password-env)"
         )
-    return password
+    return Secret(password)
 
 
 def _run(args: argparse.Namespace, work: Work) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._secret import Secret
 from .cluster import AsyncCluster
 from .session import AsyncSession
 
@@ -15,7 +16,7 @@ async def connect(
     port: int = 9042,
     keyspace: str | None = None,
     username: str | None = None,
-    password: str | None = None,
+    password: str | Secret | None = None,
     **cluster_options: Any,
 ) -> AsyncSession:
     """Open a cluster and a session in one step; closing the session also shuts the cluster down.
@@ -25,6 +26,7 @@ async def connect(
     Raises:
         ConnectionError, AuthenticationError, ConfigurationError: see :mod:`cassnb.exceptions`.
     """
+    password = Secret.of(password)  # first thing: this frame's local is masked from here on
     if isinstance(hosts, str):
         hosts = [h.strip() for h in hosts.split(",") if h.strip()]
     contact_points = []
@@ -34,7 +36,9 @@ async def connect(
         if host_port:
             port = int(host_port)
     if username:
-        cluster = AsyncCluster.create_with_auth(contact_points, username, password or "", port=port, **cluster_options)
+        cluster = AsyncCluster.create_with_auth(
+            contact_points, username, password or Secret(""), port=port, **cluster_options
+        )
     else:
         cluster = AsyncCluster(contact_points, port, **cluster_options)
     try:

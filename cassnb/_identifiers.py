@@ -38,16 +38,20 @@ def _real(part: str) -> str:
     return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
 
 
-def parse_identifier(text: object, what: str = "name") -> str:
+def parse_identifier(text: object, what: str = "name", *, max_length: int | None = None) -> str:
     """The stored name that ``text`` (one identifier, in either spelling) means.
 
     Raises:
-        ConfigurationError: ``text`` is not an identifier (the message says how to write one).
+        ConfigurationError: ``text`` is not an identifier (the message says how to write one), or its name is
+            longer than ``max_length`` (Cassandra allows 48 characters for keyspace names).
     """
     if isinstance(text, str):
         stripped = text.strip()
         if re.fullmatch(_PART, stripped):
-            return _real(stripped)
+            name = _real(stripped)
+            if max_length is None or len(name) <= max_length:
+                return name
+            raise ConfigurationError(f"invalid {what} {text!r}: it has {len(name)} characters, at most {max_length}")
     raise ConfigurationError(f"invalid {what} {text!r}: write {_SPELLING}")
 
 

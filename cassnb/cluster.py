@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from cassandra.auth import AuthProvider, PlainTextAuthProvider
+from cassandra.auth import AuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
@@ -20,6 +20,7 @@ from cassandra.policies import (
 
 from ._awaitable import AwaitableContext
 from ._probe import ProbeError, handshake
+from ._secret import Secret, SecretAuthProvider
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, translate
 from .retry import IdempotentRetryPolicy
 from .session import AsyncSession
@@ -112,12 +113,21 @@ class AsyncCluster:
 
     @classmethod
     def create_with_auth(
-        cls, contact_points: Sequence[str] | None = None, username: str = "", password: str = "", **kwargs: Any
+        cls,
+        contact_points: Sequence[str] | None = None,
+        username: str = "",
+        password: str | Secret = "",
+        **kwargs: Any,
     ) -> AsyncCluster:
-        """A cluster that logs in with ``username`` and ``password`` (PasswordAuthenticator)."""
+        """A cluster that logs in with ``username`` and ``password`` (PasswordAuthenticator).
+
+        The password is held as a :class:`~cassnb._secret.Secret` from here on: it never shows in a repr, a
+        log line, an error or the locals of a traceback.
+        """
+        password = Secret.of(password) or Secret("")  # first thing: this frame's local is masked from here on
         if not username:
             raise ConfigurationError("create_with_auth needs a username")
-        return cls(contact_points, auth_provider=PlainTextAuthProvider(username, password), **kwargs)
+        return cls(contact_points, auth_provider=SecretAuthProvider(username, password), **kwargs)
 
     # ------------------------------------------------------------------ properties
     @property

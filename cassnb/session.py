@@ -350,7 +350,7 @@ class AsyncSession:
 
     async def set_keyspace(self, keyspace: str) -> None:
         """Switch the session to ``keyspace``: ``ks`` (case-insensitive) or ``"Ks"`` (exact), as CQL spells it."""
-        name = parse_identifier(keyspace, "keyspace name")
+        name = parse_identifier(keyspace, "keyspace name", max_length=48)
         # Quoting the stored name keeps its meaning and lets names that are also CQL keywords (e.g. `true`) work.
         await self.execute(f"USE {quote(name)}")
 

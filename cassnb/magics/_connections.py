@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
+
+from .._secret import MASK, Secret
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..session import AsyncSession
 
-MASK = "********"
 FILE_ENV = "CASSNB_CONNECTIONS_FILE"
 DEFAULT_FILE = Path("~/.cassnb/connections.ini")
 FILE_KEYS = frozenset({"hosts", "port", "keyspace", "user", "password_env", "password"})
@@ -45,8 +46,10 @@ def connections_file() -> Path:
     return Path(os.environ.get(FILE_ENV) or DEFAULT_FILE).expanduser()
 
 
-def read_connection_file(path: Path | None = None) -> dict[str, dict[str, str]]:
+def read_connection_file(path: Path | None = None) -> dict[str, dict[str, Any]]:
     """Every section of the connection file as plain dicts; a missing file has none.
+
+    A ``password`` is a :class:`~cassnb._secret.Secret` from the moment it is read.
 
     Raises:
         UsageError: the file cannot be parsed, or a section has a key cassnb does not know (likely a typo).
@@ -59,15 +62,17 @@ def read_connection_file(path: Path | None = None) -> dict[str, dict[str, str]]:
         parser.read(path, encoding="utf-8")
     except configparser.Error as exc:
         raise UsageError(f"cannot read the connection file {path}: {exc.message}") from None
-    sections: dict[str, dict[str, str]] = {}
+    sections: dict[str, dict[str, Any]] = {}
     for name in parser.sections():
-        values = dict(parser.items(name))
+        values: dict[str, Any] = dict(parser.items(name))
         unknown = sorted(set(values) - FILE_KEYS)
         if unknown:
             raise UsageError(
                 f"unknown key {', '.join(unknown)} in section [{name}] of {path}; "
                 f"the keys are {', '.join(sorted(FILE_KEYS))}"
             )
+        if "password" in values:
+            values["password"] = Secret(values["password"])
         sections[name] = values
     return sections
 
@@ -119,7 +124,7 @@ def resolve_settings(
     password_env: str | None = None,
     defaults: Defaults = Defaults(),
     environ: Mapping[str, str] | None = None,
-    file_sections: Mapping[str, Mapping[str, str]] | None = None,
+    file_sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Settings:
     """Merge the sources listed in the module docstring into one :class:`Settings`.
 
@@ -159,12 +164,13 @@ def resolve_settings(
 
 
 def read_password(
-    settings: Settings, file_sections: Mapping[str, Mapping[str, str]] | None = None
-) -> str | None:
+    settings: Settings, file_sections: Mapping[str, Mapping[str, Any]] | None = None
+) -> Secret | None:
     """Fetch the password from where :attr:`Settings.password_from` says; ``None`` when there is no login.
 
     Raises:
-        UsageError: the named environment variable is not set, or the prompt was cancelled.
+        UsageError: the named environment variable is not set, the prompt was cancelled, or a prompt is needed
+            where there is no way to answer one (a kernel without input, as under nbclient or papermill).
     """
     source = settings.password_from
     if source is None:
@@ -176,16 +182,21 @@ def read_password(
             raise UsageError(
                 f"the environment variable {variable} (named by --password-env or password_env) is not set"
             )
-        return value
+        return Secret(value)
     if source == "file":
         sections = read_connection_file() if file_sections is None else file_sections
-        return sections[settings.name]["password"]
+        return Secret.of(sections[settings.name]["password"])
     try:
-        return getpass.getpass(
-            f"Password for {settings.user}@{describe_hosts(settings.hosts, settings.port)}: "
-        )
+        where = describe_hosts(settings.hosts, settings.port)
+        return Secret(getpass.getpass(f"Password for {settings.user}@{where}: "))
     except (EOFError, KeyboardInterrupt):
         raise UsageError("no password entered; connect again, or use --password-env VAR") from None
+    except StdinNotImplementedError:
+        raise UsageError(
+            f"%cql connect needs the password of {settings.user}, and this kernel cannot ask for it (it runs "
+            "without input, as under nbclient or papermill): put it in an environment variable and add "
+            "--password-env VAR"
+        ) from None
 
 
 def describe_hosts(hosts: tuple[str, ...] | list[str], port: int) -> str:
@@ -272,7 +283,7 @@ class Registry:
             self.current = next(reversed(self._open), None)
         return connection
 
-    def table(self, file_sections: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    def table(self, file_sections: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
         """Open connections, then the file's other sections; passwords are masked."""
         import pandas as pd
 

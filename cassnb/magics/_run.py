@@ -213,8 +213,8 @@ async def build_statement(session: AsyncSession, planned: Planned, options: RunO
     columns = prepared.column_metadata
     if len(columns) != len(planned.values):
         raise BindError(f"the statement has {len(columns)} markers, the cell binds {len(planned.values)} values")
-    markers = zip(planned.names, planned.values, columns, strict=True)
-    values = [_bind(name, value, column.type) for name, value, column in markers]
+    pairs = zip(planned.names, planned.values, columns, strict=True)
+    values = [_bind(name, value, column.type) for name, value, column in pairs]
     try:
         bound = prepared.bind(values)
     except Exception as exc:  # the driver raises TypeError, ValueError, struct.error, ... for bad values

@@ -150,10 +150,12 @@ def test_connection_file_sections_and_typos(tmp_path: Path, monkeypatch: pytest.
     assert read_connection_file() == {}
     path.write_text("[prod]\nhosts = h1,h2\nuser = app\npassword = s3cr%t\n[dev]\nhosts = localhost\n")
     sections = read_connection_file()
-    assert sections["prod"]["password"] == "s3cr%t"  # no interpolation of %
+    assert sections["prod"]["password"].reveal() == "s3cr%t"  # no interpolation of %; masked from the start
+    assert "s3cr%t" not in repr(sections)
     settings = resolve_settings("prod", environ={})
     assert settings.password_from == "file"
-    assert read_password(settings) == "s3cr%t"
+    password = read_password(settings)
+    assert password is not None and password.reveal() == "s3cr%t"
     path.write_text("[prod]\nhots = h1\n")
     with pytest.raises(UsageError, match=r"unknown key hots in section \[prod\]"):
         read_connection_file()
@@ -164,7 +166,8 @@ def test_read_password_from_a_named_variable_or_the_prompt(monkeypatch: pytest.M
     with_env = resolve_settings(
         "default", user="u", password_env="SOME_PASSWORD_VAR", environ={}, file_sections={}
     )
-    assert read_password(with_env) == "from-env"
+    from_env = read_password(with_env)
+    assert from_env is not None and from_env.reveal() == "from-env" and "from-env" not in repr(from_env)
     missing = resolve_settings(
         "default", user="u", password_env="NOT_SET_ANYWHERE", environ={}, file_sections={}
     )
@@ -174,7 +177,8 @@ def test_read_password_from_a_named_variable_or_the_prompt(monkeypatch: pytest.M
     prompts: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or "typed")
     prompted = resolve_settings("default", user="u", hosts="h", environ={}, file_sections={})
-    assert read_password(prompted) == "typed"
+    typed = read_password(prompted)
+    assert typed is not None and typed.reveal() == "typed"
     assert prompts == ["Password for u@h:9042: "]
 
 

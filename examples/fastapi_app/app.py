@@ -1,4 +1,5 @@
-"""A small FastAPI service over cassnb: one session per process, prepared statements, signed paging cursors.
+"""A small FastAPI service over cassnb: one session per process, prepared statements, signed paging cursors,
+bounded request bodies, short error replies and creates that a client can safely retry.
 
 Run with ``uvicorn examples.fastapi_app.app:app`` (settings from ``CASSNB_HOSTS``, ``CASSNB_PORT``,
 ``CASSNB_KEYSPACE``) or ``uvicorn --factory examples.fastapi_app.app:create_app``. See README.md here.
@@ -22,9 +23,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cassandra.query import PreparedStatement
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import cassnb
 
@@ -32,11 +35,13 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
 MAX_PAGE = 100
+MAX_BODY_BYTES = 16 * 1024  # a user is a few hundred bytes; anything much larger is refused unread (413)
+_IDEMPOTENCY = uuid.UUID("0d7e1c3a-5f52-4a4b-9d1e-2b8f4c6a7e90")  # namespace for ids derived from keys
 _KEYSPACE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 _COLUMNS = "id, name, email, created_at"
 STATEMENTS = {  # prepared once at startup; each becomes a field of Database
     "get_user": f"SELECT {_COLUMNS} FROM users WHERE id = ?",
-    "insert_user": f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?)",
+    "insert_user": f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?) IF NOT EXISTS",
     "delete_user": "DELETE FROM users WHERE id = ?",
     "list_users": f"SELECT {_COLUMNS} FROM users",
     "release_version": "SELECT release_version FROM system.local",
@@ -52,12 +57,15 @@ ERROR_STATUS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, st
 
 
 class NewUser(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)  # text with a lone surrogate is refused here too (422)
     email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    id: uuid.UUID | None = Field(default=None, description="optional: a client-chosen id makes a retried create safe")
 
 
-class User(NewUser):
+class User(BaseModel):
     id: uuid.UUID
+    name: str
+    email: str
     created_at: datetime
 
 
@@ -106,7 +114,7 @@ class Cursors:
         return state
 
 
-def _user_id(user_id: str) -> uuid.UUID:
+async def _user_id(user_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(user_id)
     except ValueError:
@@ -115,7 +123,7 @@ def _user_id(user_id: str) -> uuid.UUID:
         ) from None
 
 
-def _database(request: Request) -> Database:
+async def _database(request: Request) -> Database:
     db: Database | None = getattr(request.app.state, "db", None)
     if db is None:  # startup failed or shutdown began: as unavailable as a lost connection
         raise cassnb.ConnectionError("the service holds no Cassandra session")
@@ -134,6 +142,64 @@ async def _map_error(request: Request, exc: Exception) -> JSONResponse:
             request.method, request.url.path, code, exc, exc_info=exc if code == 500 else None)  # fmt: skip
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if code == 503 else None
     return JSONResponse({"detail": detail}, status_code=code, headers=headers)
+
+
+async def _short_validation_errors(request: Request, exc: Exception) -> JSONResponse:
+    """422 without echoing the input back: a 10 MB field would come back as a 10 MB reply."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": [str(part) for part in error.get("loc", ())][:4], "msg": str(error.get("msg", ""))[:200]}
+        for error in exc.errors()[:10]
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413, and no more of it is read.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body that grows past it as it arrives
+    is cut there (the app sees its end) and whatever the app would have answered is replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        too_large = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not too_large:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await self._refuse(send)
+
+        await self.app(scope, counted_receive, guarded_send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = b'{"detail":"request body too large"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 DB = Annotated[Database, Depends(_database)]
@@ -175,8 +241,7 @@ def create_app(
                 "(id uuid PRIMARY KEY, name text, email text, created_at timestamp)"
             )
             prepared = {name: await session.prepare(cql) for name, cql in STATEMENTS.items()}
-            for name in ("insert_user", "delete_user"):  # same id, same effect: safe to retry on a timeout
-                prepared[name].is_idempotent = True
+            prepared["delete_user"].is_idempotent = True  # same id, same effect: safe to retry on a timeout
             app.state.db = Database(session, **prepared)
             log.info("connected to Cassandra at %s port %d, keyspace %s", hosts, port, keyspace)
             try:
@@ -186,6 +251,8 @@ def create_app(
 
     app = FastAPI(title="cassnb users", lifespan=lifespan)
     app.add_exception_handler(cassnb.CassnbError, _map_error)
+    app.add_exception_handler(RequestValidationError, _short_validation_errors)
+    app.add_middleware(BodyLimit)
 
     @app.get("/health")
     async def health(db: DB) -> dict[str, str]:
@@ -193,11 +260,31 @@ def create_app(
         return {"status": "ok", "cassandra": row.release_version}
 
     @app.post("/users", status_code=status.HTTP_201_CREATED)
-    async def create_user(body: NewUser, db: DB, response: Response) -> User:
+    async def create_user(
+        body: NewUser,
+        db: DB,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> User:
+        """Create a user. A client that may retry (after a timeout, say) sends an ``Idempotency-Key`` header or
+        an ``id``: the same request again then returns the same user (200) instead of making a second one."""
+        if body.id is not None:
+            user_id = body.id
+        elif idempotency_key is not None:
+            user_id = uuid.uuid5(_IDEMPOTENCY, idempotency_key)
+        else:
+            user_id = uuid.uuid4()
         now = datetime.now(UTC)
         created = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Cassandra keeps milliseconds
-        user = User(id=uuid.uuid4(), created_at=created, **body.model_dump())
-        await db.session.execute(db.insert_user, (user.id, user.name, user.email, user.created_at))
+        user = User(id=user_id, name=body.name, email=body.email, created_at=created)
+        # IF NOT EXISTS: a second create with the same id never overwrites the first.
+        result = await db.session.execute(db.insert_user, (user.id, user.name, user.email, user.created_at))
+        if not result.was_applied:
+            existing = _user(result.one())
+            if (existing.name, existing.email) != (user.name, user.email):
+                raise HTTPException(status.HTTP_409_CONFLICT, "that id (or Idempotency-Key) belongs to another user")
+            user = existing
+            response.status_code = status.HTTP_200_OK
         response.headers["Location"] = f"/users/{user.id}"
         return user
 

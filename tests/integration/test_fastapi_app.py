@@ -261,3 +261,82 @@ async def test_one_handler_maps_every_cassnb_error(error: type[cassnb.CassnbErro
     assert ("retry-after" in response.headers) == (status == 503)
     for internal in ("hunter2", "10.0.0.7", "SELECT"):
         assert internal not in response.text
+
+
+# --- what a model service must not let a client do ------------------------------------------------------
+
+
+async def test_a_huge_body_is_refused_with_413_before_it_is_read(service: Service) -> None:
+    huge = b'{"name": "' + b"x" * 10_000_000 + b'", "email": "a@b.io"}'
+    response = await service.client.post("/users", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json() == {"detail": "request body too large"}
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"name": "'
+        for _ in range(100):
+            yield b"y" * 100_000
+        yield b'", "email": "a@b.io"}'
+
+    streamed = await service.client.post("/users", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert (await service.client.get("/health")).status_code == 200
+
+
+async def test_validation_errors_are_short_and_never_echo_the_input(service: Service) -> None:
+    long_name = "n" * 12_000
+    response = await service.client.post("/users", json={"name": long_name, "email": "a@b.io"})
+    assert response.status_code == 422
+    assert len(response.content) < 1_000 and long_name[:100] not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+async def test_a_lone_surrogate_is_422_not_500(service: Service) -> None:
+    body = b'{"name": "\\ud800", "email": "a@b.io"}'
+    response = await service.client.post("/users", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "ud800" not in response.text and len(response.content) < 500
+    assert (await service.client.get("/health")).status_code == 200
+
+
+async def test_dependencies_are_async_so_requests_take_no_extra_threads(service: Service) -> None:
+    import inspect
+    import threading
+
+    from examples.fastapi_app import app as module
+
+    assert inspect.iscoroutinefunction(module._database) and inspect.iscoroutinefunction(module._user_id)
+    user = await _create(service.client, "threads")
+    before = threading.active_count()
+    peak = before
+    done = False
+
+    async def watch() -> None:
+        nonlocal peak
+        while not done:
+            peak = max(peak, threading.active_count())
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    responses = await asyncio.gather(*(service.client.get(f"/users/{user['id']}") for _ in range(100)))
+    done = True
+    await watcher
+    assert all(r.status_code == 200 for r in responses)
+    assert peak - before <= 2, f"{peak - before} threads were started for 100 requests"
+
+
+async def test_a_retried_create_makes_one_user(service: Service) -> None:
+    client = service.client
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    body = {"name": "retry", "email": "retry@example.com"}
+    first = await client.post("/users", json=body, headers=key)
+    again = await client.post("/users", json=body, headers=key)  # as after a 504: the first one went through
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    stored = await service.app.state.db.session.execute(
+        "SELECT count(*) FROM users WHERE id = %s", [uuid.UUID(first.json()["id"])]
+    )
+    assert stored.one()[0] == 1
+    other = await client.post("/users", json={"name": "someone else", "email": "e@x.io"}, headers=key)
+    assert other.status_code == 409
+    chosen = str(uuid.uuid4())
+    by_id = [await client.post("/users", json=body | {"id": chosen}) for _ in range(2)]
+    assert [r.status_code for r in by_id] == [201, 200] and by_id[1].json()["id"] == chosen

@@ -193,9 +193,11 @@ def _load(args: argparse.Namespace) -> int:
                 notes.append(f"{more:,} not listed here")
             if report.rejects:
                 notes.append(f"all are in {report.rejects}")
-            details = "; ".join(notes)
-            print(f"cassnb: error: {not_written:,} rows not written" + (f" ({details})" if details else ""),
-                  file=sys.stderr)  # fmt: skip
+            details = f" ({'; '.join(notes)})" if notes else ""
+            counts = f"{report.rows_failed:,} rows failed" + (
+                f", {report.rows_unknown:,} unknown (may or may not be written)" if report.rows_unknown else ""
+            )
+            print(f"cassnb: error: {counts}{details}", file=sys.stderr)
             status = 1
         return report
 

@@ -305,8 +305,9 @@ def test_user_without_a_password_variable(auth_cassandra_address: ServerAddress,
 
 @pytest.mark.parametrize("command", ["export", "load"])
 def test_ctrl_c_exits_130_and_leaves_nothing(
-    cassandra_address: ServerAddress, big_table: str, target_table: str, tmp_path: Path, command: str
-) -> None:
+    cassandra_address: ServerAddress, big_table: str, target_table: str, tmp_path: Path, command: str,
+    driver_session: Any,
+) -> None:  # fmt: skip
     env = environment(cassandra_address)
     if command == "export":
         target = tmp_path / "big.csv"
@@ -318,8 +319,16 @@ def test_ctrl_c_exits_130_and_leaves_nothing(
     process = subprocess.Popen(
         [sys.executable, "-m", "cassnb", *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    time.sleep(4.0)
-    assert process.poll() is None, "finished before it could be interrupted"
+
+    def under_way() -> bool:  # the export's temporary file exists, or the load has written rows
+        if command == "export":
+            return any(path.name.startswith(".big.csv.") for path in tmp_path.iterdir())
+        return count(driver_session, target_table) > 0
+
+    deadline = time.monotonic() + 60
+    while not under_way():
+        assert process.poll() is None and time.monotonic() < deadline, "finished before it could be interrupted"
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -328,4 +337,5 @@ def test_ctrl_c_exits_130_and_leaves_nothing(
     if command == "export":
         assert leftovers(tmp_path) == []  # no partial file, no temporary file
     else:  # how far the load got, to start again from there
-        assert stderr.splitlines()[-2].startswith(f"cassnb: loading into {target_table} stopped after writing ")
+        note = stderr.splitlines()[-2]
+        assert note.startswith(f"cassnb: loading into {target_table} stopped: ") and "start_row=" in note

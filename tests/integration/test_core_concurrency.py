@@ -51,7 +51,7 @@ async def test_heartbeat_keeps_ticking_while_100k_rows_stream(session: AsyncSess
     assert all(len(result) == 1000 for result in others), "20 concurrent queries succeed meanwhile"
     # The goal (benchmarked) is under 20 ms; a blocking call on the loop would show as a gap of a whole page
     # fetch or of the full stream, so a generous bound here still catches one.
-    assert worst < 250, f"the event loop was blocked for {worst:.0f} ms"
+    assert worst < 500, f"the event loop was blocked for {worst:.0f} ms"
 
 
 async def test_cancelling_1000_in_flight_queries_is_silent(session: AsyncSession, big_table: str) -> None:

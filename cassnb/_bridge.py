@@ -37,6 +37,7 @@ class PageData:
     next_paging_state: bytes | None
     column_names: Sequence[str] | None
     column_types: Sequence[type] | None
+    warnings: Sequence[str] | None = None  # the server's warnings for this page's request
 
 
 class _Inbox:
@@ -150,6 +151,7 @@ class PageFetcher:
             getattr(response, "_paging_state", None),
             getattr(response, "_col_names", None),
             getattr(response, "_col_types", None),
+            getattr(response, "warnings", None),
         )
         self._hand_over(_resolve, page)
 

@@ -179,10 +179,12 @@ class AsyncCluster:
             unsupported = await asyncio.to_thread(self._protocol_problem, exc)
             if unsupported is not None:
                 await self.shutdown()
-                raise ConnectionError(unsupported) from exc
-            raise translate(exc) from exc
+                error = ConnectionError(unsupported)
+                error.driver_error = exc
+                raise error from None
+            raise translate(exc) from None
         except Exception as exc:
-            raise translate(exc) from exc
+            raise translate(exc) from None
         session = AsyncSession(self, driver_session)
         self._sessions.append(session)
         return session

@@ -20,14 +20,19 @@
 The built-in mix-ins mean ``except ValueError``, ``except ConnectionError`` and ``except TimeoutError`` written
 against the standard library also catch the matching cassnb errors.
 
-Driver exceptions are translated in exactly one place, :func:`translate`, which keeps the driver's exception
-as ``__cause__`` and names the failing statement in the message. Messages never contain secrets: they are built
-from the statement text and the server's message only.
+Driver exceptions are translated in exactly one place, :func:`translate`, by one table (:data:`_RULES`).
+Each error is one block when shown: the server's words without the driver's wrapping
+(``code=2200 [Invalid query] message=...``), the statement it concerns (shortened), and what to do; the
+driver's own exception is kept as :attr:`CassnbError.driver_error` rather than chained into a second
+traceback. The fields (``statement``, ``code``, ``consistency``, replica counts) carry the details for code
+that wants them. Messages never contain secrets: they are built from the statement text and the server's
+message only.
 """
 
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any
 
 __all__ = (
@@ -55,9 +60,22 @@ class CassnbError(Exception):
         partial: for a read into a DataFrame (``query_df``, ``more``, the magics' streamed reads) that failed
             part-way, the rows fetched before the error, as a DataFrame marked incomplete whose
             ``attrs["cassnb"]`` resumes the read exactly there (``await cassnb.more(exc.partial)``); else None.
+        statement: the statement the error concerns (shortened), when there is one.
+        server_message: the server's own words, when the server answered.
+        code: the protocol error code the server sent (``0x2200`` for an invalid query...), when it did.
+        consistency: the consistency level of a timeout or an unavailable error.
+        required, received: for those errors, the replicas (or responses) needed and those there were.
+        driver_error: the cassandra-driver exception this error translates, if any.
     """
 
     partial: Any = None
+    statement: str | None = None
+    server_message: str | None = None
+    code: int | None = None
+    consistency: str | None = None
+    required: int | None = None
+    received: int | None = None
+    driver_error: BaseException | None = None
 
 
 class ConfigurationError(CassnbError, ValueError):
@@ -113,102 +131,143 @@ def describe_statement(query: Any) -> str:
     return text
 
 
-def _server_message(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    # The driver prefixes some messages with a protocol error code, e.g. "Error from server: code=2200 ...".
-    return str(message).strip()
+_SERVER_TEXT = re.compile(
+    r'Error from server: code=([0-9a-fA-F]+) \[[^\]]*\] message="(.*?)"(?: info=\{.*\})?$', re.DOTALL
+)
 
 
-def translate(exc: BaseException, query: Any = None) -> CassnbError:
-    """Map a cassandra-driver exception to the cassnb tree.
+def _server_message(exc: BaseException) -> tuple[str, int | None]:
+    """The server's words and error code, without the driver's ``Error from server: code=...`` wrapping."""
+    text = str(getattr(exc, "message", None) or exc or type(exc).__name__).strip()
+    match = _SERVER_TEXT.search(text)
+    if match is None:
+        return " ".join(text.split()), getattr(exc, "code", None)
+    return " ".join(match[2].split()), int(match[1], 16)
 
-    The caller raises the result ``from exc``. An exception that is already a :class:`CassnbError` is returned
-    unchanged; an unknown exception becomes a plain :class:`QueryError` so nothing escapes the tree.
+
+def _fields(error: CassnbError, exc: BaseException, statement: str | None, message: str | None,
+            code: int | None) -> CassnbError:  # fmt: skip
+    error.statement, error.server_message, error.code, error.driver_error = statement, message, code, exc
+    consistency = getattr(exc, "consistency", None)
+    if consistency is not None:
+        from cassandra import ConsistencyLevel
+
+        error.consistency = ConsistencyLevel.value_to_name.get(consistency, str(consistency))
+    for required, received in (("required_replicas", "alive_replicas"), ("required_responses", "received_responses")):
+        if getattr(exc, required, None) is not None:
+            error.required, error.received = getattr(exc, required), getattr(exc, received, None)
+    return error
+
+
+_Rule = tuple[tuple[type, ...], type[CassnbError], str | None, str]
+
+
+def _rules() -> tuple[_Rule, ...]:
+    """Driver exception -> (cassnb class, what happened (None: the server's words; ``{message}`` stands for
+    them), what to do).
+
+    First match wins, so subclasses come before the classes they extend.
     """
-    if isinstance(exc, CassnbError):
-        return exc
     from cassandra import (
         AuthenticationFailed,
         DriverException,
         InvalidRequest,
         OperationTimedOut,
+        ReadFailure,
+        ReadTimeout,
+        RequestExecutionException,
+        RequestValidationException,
+        Unauthorized,
+        Unavailable,
+        WriteFailure,
+        WriteTimeout,
+    )
+    from cassandra.connection import ConnectionException
+    from cassandra.protocol import ErrorMessage, IsBootstrappingErrorMessage, OverloadedErrorMessage, SyntaxException
+
+    busy = "the node cannot serve requests now (overloaded, starting or shutting down)"
+    return (
+        ((AuthenticationFailed,), AuthenticationError, None, ""),
+        ((OperationTimedOut,), TimeoutError, "no answer from Cassandra within the client timeout",
+         "raise `timeout=`, or check the server's load"),
+        ((ReadTimeout, WriteTimeout), TimeoutError, None, "the replicas did not answer the coordinator in time"),
+        ((OverloadedErrorMessage, IsBootstrappingErrorMessage), ConnectionError, busy, "retry once it is back"),
+        ((ConnectionException,), ConnectionError, "the connection to Cassandra was lost: {message}", ""),
+        ((Unauthorized,), UnauthorizedError, None, ""),
+        ((SyntaxException, InvalidRequest), InvalidQueryError, None, ""),
+        ((Unavailable,), UnavailableError, None, "not enough replicas are alive for the consistency level"),
+        ((ReadFailure, WriteFailure), QueryError, None, "replicas failed to run the statement"),
+        ((RequestExecutionException, RequestValidationException, DriverException, ErrorMessage), QueryError, None, ""),
+        ((builtins.ConnectionError, OSError), ConnectionError, "the connection to Cassandra failed: {message}", ""),
+    )
+
+
+def translate(exc: BaseException, query: Any = None) -> BaseException:
+    """Map a cassandra-driver exception to the cassnb tree (see the module docstring).
+
+    The caller raises the result ``from None``: the driver's exception is kept as ``driver_error``. An
+    exception that is already a :class:`CassnbError`, and one that does not come from the driver or the
+    network (a bug, in cassnb or elsewhere), is returned unchanged.
+    """
+    if isinstance(exc, CassnbError):
+        return exc
+    from cassandra import DriverException
+    from cassandra.cluster import NoHostAvailable
+
+    statement = describe_statement(query) if query is not None else None
+    where = f" (while running: {statement})" if statement is not None else ""
+    if isinstance(exc, NoHostAvailable):
+        return _no_host(exc, query, statement, where)
+    if isinstance(exc, DriverException) and "shut down" in str(exc):
+        error = ClosedError(f"the driver's cluster was shut down{where}; create a new AsyncCluster")
+        return _fields(error, exc, statement, None, None)
+    for kinds, error_type, happened, advice in _rules():
+        if isinstance(exc, kinds):
+            if error_type is AuthenticationError:
+                return _fields(_bad_credentials(), exc, statement, None, None)
+            message, code = _server_message(exc)
+            if "paging state" in message.lower():
+                error_type, happened = InvalidQueryError, "Cassandra did not accept the paging state ({message})"
+                advice = "pass the paging_state of an earlier result of the same query, unchanged"
+            said = (happened or "{message}").replace("{message}", message)
+            text = f"{said}{where}" + (f"; {advice}" if advice else "")
+            # Only an answer from the server carries a protocol error code: then the words are the server's.
+            return _fields(error_type(text), exc, statement, message if code is not None else None, code)
+    return exc
+
+
+def _bad_credentials() -> AuthenticationError:
+    return AuthenticationError(
+        "Cassandra rejected the credentials (user name or password is wrong, or the role cannot log in); "
+        "check them and try again"
+    )
+
+
+def _no_host(exc: BaseException, query: Any, statement: str | None, where: str) -> BaseException:
+    from cassandra import (
+        AuthenticationFailed,
+        InvalidRequest,
+        ReadFailure,
         ReadTimeout,
         Unauthorized,
         Unavailable,
+        WriteFailure,
         WriteTimeout,
     )
-    from cassandra import (
-        ReadFailure as _ReadFailure,
-    )
-    from cassandra import (
-        WriteFailure as _WriteFailure,
-    )
-    from cassandra.cluster import NoHostAvailable
-    from cassandra.connection import ConnectionException
-    from cassandra.protocol import (
-        IsBootstrappingErrorMessage,
-        OverloadedErrorMessage,
-        ProtocolException,
-        SyntaxException,
-    )
 
-    where = f" while running: {describe_statement(query)}" if query is not None else ""
-    message = _server_message(exc)
-    if isinstance(exc, NoHostAvailable):
-        errors = getattr(exc, "errors", {}) or {}
-        request_errors = (Unavailable, ReadTimeout, WriteTimeout, InvalidRequest, Unauthorized, _ReadFailure,
-                          _WriteFailure)  # fmt: skip
-        if errors and all(isinstance(e, request_errors) for e in errors.values()):
-            # Every host answered, and refused the request (the retry policy tried the next host): that is the
-            # server's verdict on the statement, not a connection problem.
-            return translate(next(iter(errors.values())), query)
-        if errors and all(isinstance(e, AuthenticationFailed) for e in errors.values()):
-            return AuthenticationError(
-                "Cassandra rejected the credentials (user name or password is wrong, or the role cannot log "
-                "in); check them and try again"
-            )
-        hosts = ", ".join(str(h) for h in errors) or "the contact points"
-        reasons = "; ".join(f"{host}: {_server_message(e)}" for host, e in errors.items())
-        return ConnectionError(
-            f"no Cassandra host could be reached ({hosts}){where}"
-            + (f" — {reasons}" if reasons else "")
-            + "; check the server is running and the address and port are right"
-        )
-    if isinstance(exc, DriverException) and "shut down" in message:
-        return ClosedError(f"the driver's cluster was shut down{where} ({message}); create a new AsyncCluster")
-    if isinstance(exc, OverloadedErrorMessage | IsBootstrappingErrorMessage):
-        # "Server is shutting down", an overloaded or a still-bootstrapping coordinator: the node cannot serve
-        # now and will again later, which is what a caller's retry-on-ConnectionError is for.
-        return ConnectionError(
-            f"the Cassandra node cannot serve requests now{where}: {message}; retry once it is back"
-        )
-    if isinstance(exc, AuthenticationFailed):
-        return AuthenticationError(
-            "Cassandra rejected the credentials (user name or password is wrong, or the role cannot log in); "
-            "check them and try again"
-        )
-    if isinstance(exc, OperationTimedOut):
-        return TimeoutError(
-            f"no answer from Cassandra within the client timeout{where}; raise `timeout=` or check the "
-            f"server's load ({message})"
-        )
-    if isinstance(exc, ProtocolException) and "paging state" in message.lower():
-        return InvalidQueryError(
-            f"Cassandra did not accept the paging state{where} ({message}); pass the paging_state of an "
-            "earlier result of the same query, unchanged"
-        )
-    if isinstance(exc, ReadTimeout | WriteTimeout):
-        return TimeoutError(f"Cassandra reported a timeout{where}: {message}")
-    if isinstance(exc, ConnectionException):
-        return ConnectionError(f"the connection to Cassandra was lost{where}: {message}")
-    if isinstance(exc, Unauthorized):
-        return UnauthorizedError(f"permission denied{where}: {message}")
-    if isinstance(exc, SyntaxException | InvalidRequest):
-        return InvalidQueryError(f"Cassandra rejected the statement{where}: {message}")
-    if isinstance(exc, Unavailable):
-        return UnavailableError(f"not enough replicas available{where}: {message}")
-    if isinstance(exc, _ReadFailure | _WriteFailure):
-        return QueryError(f"Cassandra failed to run the statement{where}: {message}")
-    if isinstance(exc, builtins.ConnectionError | OSError):
-        return ConnectionError(f"the connection to Cassandra failed{where}: {message}")
-    return QueryError(f"the statement failed{where}: {type(exc).__name__}: {message}")
+    errors = getattr(exc, "errors", {}) or {}
+    request_errors = (Unavailable, ReadTimeout, WriteTimeout, InvalidRequest, Unauthorized, ReadFailure, WriteFailure)
+    if errors and all(isinstance(e, request_errors) for e in errors.values()):
+        # Every host answered, and refused the request (the retry policy tried the next host): that is the
+        # server's verdict on the statement, not a connection problem.
+        return translate(next(iter(errors.values())), query)
+    if errors and all(isinstance(e, AuthenticationFailed) for e in errors.values()):
+        return _fields(_bad_credentials(), exc, statement, None, None)
+    hosts = ", ".join(str(h) for h in errors) or "the contact points"
+    reasons = "; ".join(f"{host}: {_server_message(e)[0]}" for host, e in errors.items())
+    error = ConnectionError(
+        f"no Cassandra host could be reached ({hosts}){where}"
+        + (f" — {reasons}" if reasons else "")
+        + "; check the server is running and the address and port are right"
+    )
+    return _fields(error, exc, statement, None, None)

@@ -11,8 +11,9 @@ Every chunk of one result has the same columns and dtypes, whatever the page hol
 
 Stopping early
 --------------
-:func:`query_df` and :func:`more` stop after the page in hand, keep every row fetched so far, return the
-partial frame marked ``complete=False`` and print one line saying how to continue, when
+:func:`query_df` and :func:`more` stop after the page in hand, keep every row fetched so far and return the
+partial frame marked ``complete=False`` (their progress display ends saying how to continue; they print
+nothing themselves), when
 
 * the ``stop=`` :class:`~cassnb.progress.StopSignal` is set, from any thread (the magics turn an interrupt of
   their own waiting into this), or the progress widget's Stop button is pressed;
@@ -42,7 +43,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,8 @@ class FrameStream:
         self._stopped = False
         self.rows_fetched = 0
         self.pages = 0
+        #: The server's warnings so far, each once.
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ state
     @property
@@ -230,6 +233,7 @@ class FrameStream:
                 # max_pages ran out before max_rows did (the server sent short pages): go on from here.
                 self._stream = self._pages = None
                 continue
+            self.warnings += [warning for warning in stream.warnings if warning not in self.warnings]
             if self._builder is None:
                 self._column_names = list(page.column_names)
                 self._builder = FrameBuilder(page.column_names, page.column_types)
@@ -350,6 +354,7 @@ class FrameInfo:
         paging_state, skip_rows: where the next row is, when ``complete`` is False.
         elapsed: seconds spent fetching (all calls together).
         origin: a handle, valid in this process only, through which :func:`more` finds the session.
+        warnings: what the server warned about while answering (each warning once).
     """
 
     query: str
@@ -362,6 +367,7 @@ class FrameInfo:
     skip_rows: int
     elapsed: float
     origin: str
+    warnings: tuple[str, ...] = ()
 
 
 def frame_info(df: pd.DataFrame) -> FrameInfo:
@@ -373,12 +379,13 @@ def frame_info(df: pd.DataFrame) -> FrameInfo:
     """
     data = df.attrs.get(ATTRS_KEY) if isinstance(df, pd.DataFrame) else None
     names = [f.name for f in fields(FrameInfo)]
-    if not isinstance(data, dict) or any(name not in data for name in names):
+    required = [f.name for f in fields(FrameInfo) if f.default is MISSING]
+    if not isinstance(data, dict) or any(name not in data for name in required):
         raise ConfigurationError(
             "this DataFrame has no attrs['cassnb']: "
             "pass a frame returned by cassnb.query_df() or cassnb.more()"
         )
-    return FrameInfo(**{name: data[name] for name in names})
+    return FrameInfo(**{name: data[name] for name in names if name in data})
 
 
 @dataclass(frozen=True)
@@ -417,7 +424,10 @@ def _query_text(query: Query) -> str:
     return str(text) if text is not None else describe_statement(query)
 
 
-async def _collect(stream: FrameStream, frames: list[pd.DataFrame]) -> bool:
+ChunkCallback = Callable[[pd.DataFrame], object]
+
+
+async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: ChunkCallback | None = None) -> bool:
     """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short.
 
     Full garbage collections are deferred for the read (see :mod:`cassnb._gc`).
@@ -426,6 +436,8 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame]) -> bool:
         try:
             async for chunk in stream:
                 frames.append(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
                 collect_young()
         except KeyboardInterrupt:
             await stream.close("interrupted")
@@ -448,11 +460,14 @@ async def _joined(
 
 
 async def _read(
-    stream: FrameStream, frames: list[pd.DataFrame], describe: Callable[[FrameStream, int], FrameInfo]
+    stream: FrameStream,
+    frames: list[pd.DataFrame],
+    describe: Callable[[FrameStream, int], FrameInfo],
+    on_chunk: ChunkCallback | None,
 ) -> bool:
     """:func:`_collect`; when the read fails after fetching rows, they go with the error as ``exc.partial``."""
     try:
-        return await _collect(stream, frames)
+        return await _collect(stream, frames, on_chunk)
     except CassnbError as exc:
         if not frames:  # nothing was fetched: nothing to keep
             raise
@@ -465,17 +480,6 @@ async def _read(
         raise
 
 
-def _finish(stream: FrameStream, frame: pd.DataFrame, interrupted: bool) -> pd.DataFrame:
-    info = frame_info(frame)
-    if not info.complete and (interrupted or stream.stopped):
-        print(
-            f"stopped after {info.rows:,} rows ({info.pages:,} page{'' if info.pages == 1 else 's'}); "
-            "run `await cassnb.more(df)` or `%cql more` to continue",
-            flush=True,
-        )
-    return frame
-
-
 async def query_df(
     session: AsyncSession,
     query: Query,
@@ -486,18 +490,21 @@ async def query_df(
     progress: ProgressSpec = "auto",
     timeout: float | _Unset | None = UNSET,
     stop: StopSignal | None = None,
+    on_chunk: ChunkCallback | None = None,
 ) -> pd.DataFrame:
     """Run a query and return its rows as one DataFrame.
 
     Pages are converted as they arrive and joined once at the end. A stop request, the Stop button or an
     interrupt ends the read after the current page: the rows so far are returned, marked
-    ``complete=False``, and ``await cassnb.more(df)`` fetches the rest. Cancellation of the awaiting task is
-    not swallowed (see the module docstring).
+    ``complete=False`` (the progress display says so), and ``await cassnb.more(df)`` fetches the rest.
+    Cancellation of the awaiting task is not swallowed (see the module docstring). Nothing is printed.
 
     Args:
         session, query, params, fetch_size, max_rows, timeout: as for :func:`stream_frames`.
         stop: a signal that ends the read after the current page; an interrupt sets it too.
         progress: a reporter or a mode; ``"auto"`` shows a widget in Jupyter and a text line elsewhere.
+        on_chunk: called with each page's DataFrame as it arrives, on the event loop (to preview the first
+            rows, say); it must not block.
 
     Returns:
         The frame, with a :class:`FrameInfo` as a dict in ``df.attrs["cassnb"]``.
@@ -514,7 +521,7 @@ async def query_df(
         return FrameInfo(
             query=_query_text(query), params=params, fetch_size=fetch_size, rows=rows, pages=stream.pages,
             complete=stream.complete, paging_state=stream.paging_state, skip_rows=stream.skip_rows,
-            elapsed=round(time.perf_counter() - started, 6), origin=origin,
+            elapsed=round(time.perf_counter() - started, 6), origin=origin, warnings=tuple(stream.warnings),
         )  # fmt: skip
 
     with stop_on_interrupt(stop):  # before the progress display appears
@@ -522,9 +529,8 @@ async def query_df(
             session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
             progress=progress, stop=stop,
         )  # fmt: skip
-        interrupted = await _read(stream, chunks, describe)
-    frame = await _joined(stream, chunks, describe)
-    return _finish(stream, frame, interrupted)
+        await _read(stream, chunks, describe, on_chunk)
+    return await _joined(stream, chunks, describe)
 
 
 async def more(
@@ -535,6 +541,7 @@ async def more(
     progress: ProgressSpec = "auto",
     timeout: float | _Unset | None = UNSET,
     stop: StopSignal | None = None,
+    on_chunk: ChunkCallback | None = None,
 ) -> pd.DataFrame:
     """Fetch the rest of an incomplete frame from :func:`query_df` (or an earlier :func:`more`).
 
@@ -545,11 +552,11 @@ async def more(
         df: the incomplete frame.
         session: the session to use; by default the one that produced ``df`` in this process.
         max_rows: fetch at most this many further rows (the frame may stay incomplete).
-        progress, timeout, stop: as for :func:`query_df`.
+        progress, timeout, stop, on_chunk: as for :func:`query_df`.
 
     Returns:
         A new frame: the rows of ``df`` followed by the new rows, with updated ``attrs["cassnb"]``. When
-        ``df`` is already complete it is returned unchanged, with a one-line notice.
+        ``df`` is already complete it is returned unchanged.
 
     Raises:
         ConfigurationError: ``df`` has no cassnb information, or its session is unknown here and none was
@@ -557,7 +564,6 @@ async def more(
     """
     info = frame_info(df)
     if info.complete:
-        print(f"already complete: {info.rows:,} rows; nothing more to fetch", flush=True)
         return df
     origin = _recall(info.origin)
     if origin is not None and _query_text(origin.query) != info.query:
@@ -584,6 +590,7 @@ async def more(
             pages=info.pages + stream.pages, complete=stream.complete,
             paging_state=stream.paging_state, skip_rows=stream.skip_rows,
             elapsed=round(info.elapsed + time.perf_counter() - started, 6), origin=origin_key,
+            warnings=tuple(dict.fromkeys([*info.warnings, *stream.warnings])),
         )  # fmt: skip
 
     with stop_on_interrupt(stop):
@@ -591,6 +598,5 @@ async def more(
             session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
             progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
         )  # fmt: skip
-        interrupted = await _read(stream, frames, describe)
-    frame = await _joined(stream, frames, describe)
-    return _finish(stream, frame, interrupted)
+        await _read(stream, frames, describe, on_chunk)
+    return await _joined(stream, frames, describe)

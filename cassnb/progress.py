@@ -1,8 +1,10 @@
 """Progress of long reads: a count of rows and pages, a Stop button, and a final state.
 
 The semantics follow tqdm's notebook bar. The total is unknown while a result streams in, so the bar shows a
-running count in the "info" style; it turns "success" when the read ends normally and "danger" when it fails
-or is interrupted. Every reporter has the same four calls and one flag::
+running count in the "info" style; when the read ends the live widget is replaced, in the same output slot,
+by a static summary (HTML and text), so a saved or re-opened notebook shows the end state and never a widget
+it cannot display: "success" when done, "warning" when stopped or interrupted (the rows are kept), "danger"
+when it failed. Every reporter has the same four calls and one flag::
 
     reporter.start("SELECT * FROM ks.events")   # once, before the first page
     reporter.update(rows, pages)                # totals so far (not increments), after each page
@@ -50,6 +52,8 @@ from typing import IO, Any, Literal, Protocol, TypeAlias, runtime_checkable
 from .exceptions import ConfigurationError
 
 __all__ = (
+    "DEFAULT_HINTS",
+    "FinalState",
     "NullProgress",
     "ProgressReporter",
     "ProgressSpec",
@@ -193,16 +197,58 @@ def _status(rows: int, pages: int, elapsed: float | None, detail: str = "") -> s
     return " · ".join(parts)
 
 
-class _Counting:
-    """State shared by the reporters: the totals, the start time and the stop request."""
+#: What a reader can do after each way a read ends, shown after the outcome (the magics pass their own).
+DEFAULT_HINTS = {
+    "stopped": "the rows so far are kept: `await cassnb.more(frame)` on the returned frame continues",
+    "interrupted": "the rows so far are kept: `await cassnb.more(frame)` on the returned frame continues",
+}
 
-    def __init__(self, stop: StopSignal | None = None) -> None:
+
+def _style_of(outcome: str) -> str:
+    """The bar style of a read that ended with ``outcome``: a stop keeps the rows, so it is no error."""
+    if outcome == "done":
+        return "success"
+    return "warning" if outcome in ("stopped", "interrupted") else "danger"
+
+
+_COLORS = {"success": "#2e7d32", "warning": "#ef6c00", "danger": "#c62828", "info": "#1565c0"}
+
+
+class FinalState:
+    """The static output a progress display leaves behind: one line, as HTML and as text."""
+
+    def __init__(self, text: str, style: str) -> None:
+        self.text, self.style = text, style
+
+    def _repr_html_(self) -> str:
+        import html
+
+        color = _COLORS.get(self.style, "#616161")
+        return (
+            f"<div class='cassnb-progress cassnb-{self.style}' style='border-left: 4px solid {color}; "
+            f"padding: 2px 8px; font-family: monospace'>{html.escape(self.text)}</div>"
+        )
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Counting:
+    """State shared by the reporters: the totals, the start time, the stop request and the end hints."""
+
+    def __init__(self, stop: StopSignal | None = None, hints: dict[str, str] | None = None) -> None:
         self.rows = 0
         self.pages = 0
         self.detail = ""
         self.description = ""
+        self.hints = DEFAULT_HINTS if hints is None else hints
         self._started = time.monotonic()
         self._stop = stop or StopSignal()
+
+    def _final_line(self, outcome: str, *, timings: bool = True) -> str:
+        hint = self.hints.get(outcome)
+        line = f"{_status(self.rows, self.pages, self.elapsed if timings else None, self.detail)} · {outcome}"
+        return f"{line} — {hint}" if hint else line
 
     @property
     def stop_requested(self) -> bool:
@@ -245,7 +291,7 @@ class StaticProgress(_Counting):
     """
 
     def __init__(self, stream: IO[str] | None = None, stop: StopSignal | None = None) -> None:
-        super().__init__(stop)
+        super().__init__(stop, {})  # no hints: the line must read the same on every run
         self._stream = stream
         self._done = False
 
@@ -276,9 +322,14 @@ class TextProgress(_Counting):
     """
 
     def __init__(
-        self, stream: IO[str] | None = None, *, interval: float = 0.25, stop: StopSignal | None = None
+        self,
+        stream: IO[str] | None = None,
+        *,
+        interval: float = 0.25,
+        stop: StopSignal | None = None,
+        hints: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(stop)
+        super().__init__(stop, hints)
         self._stream = stream
         self._interval = interval
         self._last_draw = float("-inf")
@@ -312,7 +363,7 @@ class TextProgress(_Counting):
     def _end(self, outcome: str) -> None:
         if not self._done:
             self._done = True
-            self._draw(f"{_status(self.rows, self.pages, self.elapsed, self.detail)} · {outcome}", end="\n")
+            self._draw(self._final_line(outcome), end="\n")
 
     def _draw(self, text: str, end: str) -> None:
         padding = " " * max(0, self._width - len(text))  # wipe what a longer previous line left behind
@@ -323,15 +374,22 @@ class TextProgress(_Counting):
 
 
 class WidgetProgress(_Counting):
-    """An ipywidgets row: a bar, a status label and a Stop button.
+    """An ipywidgets row: a bar, a status label and a Stop button, replaced by a static line at the end.
 
-    The bar is full and "info" while rows arrive (the total is unknown), "success" when the read ends and
-    "danger" on an error or interrupt. Stop sets :attr:`stop_requested`; the stream then ends after the
-    current page and the caller keeps the rows fetched so far.
+    The bar is full and "info" while rows arrive (the total is unknown). Stop sets :attr:`stop_requested`;
+    the stream then ends after the current page and the caller keeps the rows fetched so far. When the read
+    ends, the widget's output is replaced in place by a :class:`FinalState` ("success", "warning" for a stop or
+    an interrupt, "danger" for a failure) and the widgets are closed, so nothing in a saved notebook depends
+    on a widget model that no longer exists.
 
     A click reaches the kernel only while the cell lets the kernel handle messages: a cell that awaits the
-    read at top level does (ipykernel 7 dispatches widget messages during an awaiting cell); a cell blocked
-    in synchronous code does not.
+    read does (ipykernel 7 dispatches widget messages during an awaiting cell), and so do the ``%%cql`` magics
+    (see :mod:`cassnb.magics`); a cell blocked in synchronous code does not.
+
+    Args:
+        display: shows the widget and returns a handle whose ``update`` replaces it (default: IPython's
+            ``display(..., display_id=True)``); a display that returns no handle leaves the widget in place.
+        hints: text shown after each outcome (``{"stopped": "..."}``), default :data:`DEFAULT_HINTS`.
 
     Raises:
         ImportError: ipywidgets is not installed (:func:`choose_progress` then falls back to text).
@@ -340,19 +398,26 @@ class WidgetProgress(_Counting):
     def __init__(
         self,
         *,
-        display: Callable[[Any], object] | None = None,
+        display: Callable[[Any], Any] | None = None,
         interval: float = 0.1,
         stop: StopSignal | None = None,
+        hints: dict[str, str] | None = None,
+        stop_button: bool = True,
     ) -> None:
-        super().__init__(stop)
+        super().__init__(stop, hints)
         import ipywidgets
 
         self.bar = ipywidgets.IntProgress(value=1, min=0, max=1, bar_style="info")
         self.label = ipywidgets.HTML(value="")
         self.button = ipywidgets.Button(description="Stop", tooltip="stop after this page, keep the rows")
         self.button.on_click(self._on_stop)
-        self.box = ipywidgets.HBox([self.bar, self.label, self.button])
+        if stop_button:
+            self.box = ipywidgets.HBox([self.bar, self.label, self.button])
+        else:  # the kernel cannot hear a click while this cell runs: its interrupt stops the read
+            note = ipywidgets.HTML(value="<small>interrupt the kernel to stop (the rows are kept)</small>")
+            self.box = ipywidgets.HBox([self.bar, self.label, note])
         self._display = display
+        self._handle: Any = None
         self._interval = interval
         self._last_draw = float("-inf")
         self._done = False
@@ -366,12 +431,13 @@ class WidgetProgress(_Counting):
         self._begin(description)
         self.bar.description = ""
         self.label.value = self._html(_status(0, 0, 0.0))
-        show = self._display
-        if show is None:
+        if self._display is None:
             from IPython import display as ipython_display
 
-            show = ipython_display.display
-        show(self.box)
+            show: Any = ipython_display.display
+            self._handle = show(self.box, display_id=True)
+        else:
+            self._handle = self._display(self.box)
 
     def update(self, rows: int, pages: int, detail: str = "") -> None:
         self._count(rows, pages, detail)
@@ -381,19 +447,25 @@ class WidgetProgress(_Counting):
             self.label.value = self._html(_status(rows, pages, self.elapsed, detail))
 
     def finish(self) -> None:
-        self._end("success", "done")
+        self._end("done")
 
     def fail(self, reason: str) -> None:
-        self._end("danger", reason)
+        self._end(reason)
 
-    def _end(self, style: str, outcome: str) -> None:
+    def _end(self, outcome: str) -> None:
         if self._done:
             return
         self._done = True
+        style, line = _style_of(outcome), self._final_line(outcome)
         self.bar.bar_style = style
-        self.label.value = self._html(f"{_status(self.rows, self.pages, self.elapsed, self.detail)} · {outcome}")
+        self.label.value = self._html(line)
         self.button.disabled = True
+        parts = self.box.children
         self.box.children = (self.bar, self.label)
+        if self._handle is not None and hasattr(self._handle, "update"):
+            self._handle.update(FinalState(line, style))
+            for widget in (self.box, *parts, self.button):
+                widget.close()
 
     @staticmethod
     def _html(text: str) -> str:
@@ -418,38 +490,48 @@ def _in_widget_kernel() -> bool:
     return True
 
 
-def _widget_or_text() -> ProgressReporter:
-    try:
-        return WidgetProgress()
-    except ImportError:
-        return TextProgress()
-
-
-def choose_progress(progress: ProgressSpec) -> ProgressReporter:
+def choose_progress(
+    progress: ProgressSpec,
+    *,
+    hints: dict[str, str] | None = None,
+    stop: StopSignal | None = None,
+    stop_button: bool = True,
+) -> ProgressReporter:
     """Turn a ``progress=`` argument into a reporter (the rules are in the module docstring).
+
+    Args:
+        progress: a reporter (returned as it is) or a mode.
+        hints, stop: for a reporter made here: the text after each outcome, the signal its Stop sets.
+        stop_button: a widget gets a Stop button (False: a note to interrupt the kernel instead, for a cell
+            whose kernel cannot answer a click while it runs).
 
     Raises:
         ConfigurationError: an unknown name, here or in ``CASSNB_PROGRESS``.
     """
     if isinstance(progress, ProgressReporter):
         return progress
-    if progress is None or progress is False or progress == "off":
-        return NullProgress()
-    if progress is True or progress == "auto":
+    mode: object = progress
+    if mode is True or mode == "auto":
         setting = os.environ.get(ENV_VAR, "").strip().lower()
         if setting and setting != "auto":
             if setting not in ("off", "static", "text", "widget"):
                 raise ConfigurationError(
                     f"{ENV_VAR}={setting!r} is not a progress mode; use auto, off, static, text or widget"
                 )
-            return choose_progress(setting)  # type: ignore[arg-type]  # checked just above
-        return _widget_or_text() if _in_widget_kernel() else TextProgress()
-    if progress == "static":
-        return StaticProgress()
-    if progress == "text":
-        return TextProgress()
-    if progress == "widget":
-        return _widget_or_text()
+            mode = setting
+        else:
+            mode = "widget" if _in_widget_kernel() else "text"
+    if mode is None or mode is False or mode == "off":
+        return NullProgress(stop)
+    if mode == "static":
+        return StaticProgress(stop=stop)
+    if mode == "text":
+        return TextProgress(stop=stop, hints=hints)
+    if mode == "widget":
+        try:
+            return WidgetProgress(stop=stop, hints=hints, stop_button=stop_button)
+        except ImportError:
+            return TextProgress(stop=stop, hints=hints)
     raise ConfigurationError(
         f"progress={progress!r} is not understood; pass True/False, 'auto', 'off', 'static', 'text', "
         "'widget' or an object with start/update/finish/fail and stop_requested"

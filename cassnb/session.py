@@ -12,14 +12,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, Statement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement, bind_params
 
 from . import frames
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
 from ._identifiers import parse_identifier, quote
 from .exceptions import (
-    CassnbError,
     ClosedError,
     ConfigurationError,
     ConnectionError,
@@ -122,7 +121,7 @@ class AsyncSession:
             prepared = await asyncio.to_thread(self._prepare_blocking, key, custom_payload)
         except Exception as exc:
             self._metrics.failed(exc)
-            raise self._error(exc, query) from exc
+            raise self._error(exc, query) from None
         return prepared
 
     def _prepare_blocking(
@@ -179,37 +178,57 @@ class AsyncSession:
         host: Any,
         row_format: RowFormat | None,
     ) -> asyncio.Future[PageData]:
+        statement, parameters = self._bind(statement, parameters)
+        if isinstance(statement, str) and fetch_size is not None:
+            statement = SimpleStatement(statement)
+        if fetch_size is not None:
+            if not isinstance(fetch_size, int) or fetch_size < 1:
+                raise ConfigurationError(f"fetch_size must be a positive integer, got {fetch_size!r}")
+            statement.fetch_size = fetch_size
+        options: dict[str, Any] = {
+            "trace": trace,
+            "custom_payload": custom_payload,
+            "execution_profile": self._profile(execution_profile, row_format),
+            "paging_state": paging_state,
+            "host": host,
+        }
+        if timeout is not UNSET:
+            options["timeout"] = timeout
+        return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+
+    def _bind(self, statement: Query, parameters: Parameters) -> tuple[Query, Parameters]:
+        """Bind ``parameters`` to ``statement`` before anything is sent; only binding errors are caught here.
+
+        Returns the statement to send and the parameters still to pass to the driver (only for a
+        ``SimpleStatement``, whose text the driver formats itself; they are checked here first).
+
+        Raises:
+            InvalidQueryError: a value does not fit its marker (named, with its CQL type), or the count is off.
+        """
         try:
             if isinstance(statement, PreparedStatement):
-                statement = statement.bind(parameters or ())
-                parameters = None
-            elif isinstance(statement, str) and fetch_size is not None:
-                from cassandra.query import SimpleStatement
-
-                statement = SimpleStatement(statement)
-            if fetch_size is not None:
-                if not isinstance(fetch_size, int) or fetch_size < 1:
-                    raise ConfigurationError(f"fetch_size must be a positive integer, got {fetch_size!r}")
-                statement.fetch_size = fetch_size
-            options: dict[str, Any] = {
-                "trace": trace,
-                "custom_payload": custom_payload,
-                "execution_profile": self._profile(execution_profile, row_format),
-                "paging_state": paging_state,
-                "host": host,
-            }
-            if timeout is not UNSET:
-                options["timeout"] = timeout
-            return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+                return statement.bind(parameters or ()), None
+            if parameters is None:
+                return statement, None
+            if isinstance(statement, str):
+                return SimpleStatement(bind_params(statement, parameters, self._driver.encoder)), None
+            if isinstance(statement, SimpleStatement):
+                bind_params(statement.query_string, parameters, self._driver.encoder)  # checked, sent by the driver
+                return statement, parameters
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError, struct.error) as exc:
-            if isinstance(exc, CassnbError):
-                raise
-            # Raised while binding, serializing or formatting parameters, before anything is sent.
-            raise InvalidQueryError(
+            # Raised while binding, serializing or formatting parameters, before anything is sent (the driver's
+            # serializers raise AttributeError for some values of the wrong type, e.g. an int for text).
+            error = InvalidQueryError(
                 f"the parameters do not fit the statement {describe_statement(statement)!r}: "
                 f"{_explain_bind_error(statement, parameters, exc)}. Pass one value per marker, each of its "
                 "column's CQL type"
-            ) from exc
+            )
+            error.driver_error = exc
+            raise error from None
+        raise ConfigurationError(
+            f"parameters go with CQL text or a prepared statement; a {type(statement).__name__} has its values "
+            "already"
+        )
 
     async def execute(
         self,
@@ -270,7 +289,7 @@ class AsyncSession:
         except Exception as exc:
             fetcher.release()
             self._metrics.failed(exc)
-            raise self._error(exc, query) from exc
+            raise self._error(exc, query) from None
         response = fetcher.response_future
         fetcher.release()
         self._metrics.succeeded(time.perf_counter() - started)
@@ -317,7 +336,7 @@ class AsyncSession:
             except Exception as exc:
                 fetcher.release()
                 self._metrics.failed(exc)
-                raise self._error(exc, query) from exc
+                raise self._error(exc, query) from None
             return AsyncStreamingResultSet(
                 fetcher, first, config, query, start_state=paging_state, skip_rows=skip_rows,
                 on_page=self._metrics.streamed, translate_error=self._error,
@@ -354,7 +373,7 @@ class AsyncSession:
         # Quoting the stored name keeps its meaning and lets names that are also CQL keywords (e.g. `true`) work.
         await self.execute(f"USE {quote(name)}")
 
-    def _error(self, exc: BaseException, query: Query) -> CassnbError:
+    def _error(self, exc: BaseException, query: Query) -> BaseException:
         """The cassnb error for ``exc``; a lost keyspace is named instead of blaming the network.
 
         A session bound to a keyspace opens each connection with ``USE``: once the keyspace is dropped, every

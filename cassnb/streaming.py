@@ -129,6 +129,8 @@ class AsyncStreamingResultSet:
         self._exhausted = False  # the server has no more pages
         self.page_number = 0
         self.rows_fetched = 0
+        #: The server's warnings so far (each once), e.g. "Aggregation query used without partition key".
+        self.warnings: list[str] = []
         self._column_names: Sequence[str] = ()
         self._column_types: Sequence[type] = ()
         # Where the current page started, where the next one starts, and how far into the current page we are.
@@ -217,8 +219,11 @@ class AsyncStreamingResultSet:
             raise
         except BaseException as exc:
             await self.close()
-            raise self._translate(exc, self._query) from exc
+            raise self._translate(exc, self._query) from None
         self._pending = None
+        for warning in data.warnings or ():
+            if warning not in self.warnings:
+                self.warnings.append(warning)
         rows = data.rows
         if self._skip:
             rows, self._skip = rows[self._skip :], 0

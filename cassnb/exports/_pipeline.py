@@ -63,12 +63,18 @@ class ExportReport:
     pages: int
     bytes: int
     seconds: float
+    stopped: bool = False  # Stop ended it: nothing was written to ``path`` (rows: how far the read got)
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
+        if self.stopped:
+            return (
+                f"export stopped after {self.rows:,} rows: nothing was written to {self.path} (an export is "
+                "written whole or not at all); run it again to export"
+            )
         return (
             f"{self.rows:,} rows ({self.pages:,} page{'' if self.pages == 1 else 's'}) -> {self.path} "
             f"[{self.format.value}, {_human_bytes(self.bytes)}] in {self.seconds:.2f} s, "

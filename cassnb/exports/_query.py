@@ -31,6 +31,7 @@ from ..options import UNSET, RowFormat, _Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
 from ..streaming import Page, StreamConfig
 from ._atomic import AtomicDirectory
+from ._formats import ExportFormat
 from ._pipeline import ExportReport, format_for, write_pages
 
 if TYPE_CHECKING:
@@ -78,15 +79,16 @@ async def export(
         ) as stream:
             rows = 0
             async for page in stream.pages():
-                _check_stop(reporter)
+                _check_stop(reporter, rows, page.number - 1)
                 collect_young()
                 rows += len(page.rows)
                 reporter.update(rows, page.number)
                 yield page
 
+    export_format = format_for(path, format)
     reporter.start(f"exporting to {os.fspath(path)}")
-    return await _reporting(reporter, write_pages(pages(), path, format=format, overwrite=overwrite,
-                                                  **format_options))  # fmt: skip
+    work = write_pages(pages(), path, format=format, overwrite=overwrite, **format_options)
+    return await _reporting(reporter, work, path, export_format)
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,14 @@ async def export_table(
     reporter.start(f"exporting {ref.keyspace}.{ref.name} in {len(ranges)} token ranges, {parallelism} at a time")
     counts = _Counts(len(ranges))
     if _names_a_directory(path) or await asyncio.to_thread(Path(path).is_dir):
-        return await _reporting(reporter, _to_directory(session, statement, ranges, path, parallelism,
-                                                        fetch_size, reporter, counts, format, overwrite,
-                                                        format_options, f"{ref.keyspace}.{ref.name}"))  # fmt: skip
+        export_format = format_for(f"part.{format or 'csv'}")
+        work = _to_directory(session, statement, ranges, path, parallelism, fetch_size, reporter, counts, format,
+                             overwrite, format_options, f"{ref.keyspace}.{ref.name}")  # fmt: skip
+        return await _reporting(reporter, work, path, export_format)
     merged = _merged_pages(session, statement, ranges, parallelism, fetch_size, reporter, counts)
-    return await _reporting(reporter, write_pages(merged, path, format=format, overwrite=overwrite,
-                                                  **format_options))  # fmt: skip
+    export_format = format_for(path, format)
+    work = write_pages(merged, path, format=format, overwrite=overwrite, **format_options)
+    return await _reporting(reporter, work, path, export_format)
 
 
 class _Counts:
@@ -219,7 +223,7 @@ async def _merged_pages(
             elif isinstance(item, Exception):
                 raise item
             else:
-                _check_stop(reporter)
+                _check_stop(reporter, counts.rows, counts.pages)
                 collect_young()
                 counts.page(reporter, len(item.rows))
                 yield item
@@ -248,7 +252,7 @@ async def _to_directory(
         async with limit:
             async def counted() -> AsyncIterator[Page]:
                 async for page in _range_pages(session, statement, bounds, fetch_size):
-                    _check_stop(reporter)
+                    _check_stop(reporter, counts.rows, counts.pages)
                     collect_young()
                     counts.page(reporter, len(page.rows))
                     yield page
@@ -298,18 +302,38 @@ def _names_a_directory(path: str | os.PathLike[str]) -> bool:
     return text.endswith(os.sep) or os.path.basename(text) in ("", ".", "..", "~")
 
 
-def _check_stop(reporter: ProgressReporter) -> None:
+class _Stopped(Exception):
+    """Stop was asked for: the pages stop, the export is abandoned (its target is left as it was)."""
+
+    def __init__(self, rows: int, pages: int) -> None:
+        super().__init__(rows, pages)
+        self.rows, self.pages = rows, pages
+
+
+def _check_stop(reporter: ProgressReporter, rows: int, pages: int) -> None:
     if reporter.stop_requested:
-        raise KeyboardInterrupt("export stopped; nothing was written to the target")
+        raise _Stopped(rows, pages)
 
 
-async def _reporting(reporter: ProgressReporter, work: Any) -> ExportReport:
-    """Await the export with full collections deferred (pages call collect_young), and report the outcome."""
+async def _reporting(
+    reporter: ProgressReporter, work: Any, path: str | os.PathLike[str], export_format: ExportFormat
+) -> ExportReport:
+    """Await the export with full collections deferred (pages call collect_young), and report the outcome.
+
+    A stop ends the export without writing anything: an export is written whole or not at all, so the
+    report says ``stopped`` and how far the read had got.
+    """
+    started = time.perf_counter()
     try:
         with deferred_collections():
             report: ExportReport = await work
+    except _Stopped as stop:
+        reporter.fail("stopped")
+        return ExportReport(Path(os.fspath(path)), export_format, stop.rows, stop.pages, 0,
+                            time.perf_counter() - started, stopped=True)  # fmt: skip
     except BaseException as exc:
         reporter.fail("interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed")
         raise
     reporter.finish()
     return report
+

@@ -1,16 +1,16 @@
-"""The ``%cql`` subcommands, one small function each, dispatched by :data:`COMMANDS`.
+"""The ``%cql`` subcommands, one small coroutine each, dispatched by :data:`COMMANDS`.
 
-Every command takes the magic (for its configuration, registry and runner), the rest of the line and the
-namespace the line runs in. User mistakes raise ``UsageError``; core errors are turned into one line by the
-magic's error boundary.
+Every command takes the magic (for its configuration and registry), the host its steps run on (see
+:mod:`cassnb.magics._host`), the rest of the line and the namespace the line runs in. User mistakes raise
+``UsageError``; core errors are turned into one line by the magic's error boundary.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from IPython.core.error import UsageError
@@ -29,13 +29,21 @@ from ._connections import (
     resolve_settings,
 )
 from ._display import RowsView, describe_view, plural
+from ._execute import Host, Remembered, continue_frame
 from ._ipython import argument_parser, display, parse_line
-from ._stream import Remembered, is_resumable
 
 if TYPE_CHECKING:
     from ._magic import CqlMagic
 
-Command = Callable[["CqlMagic", str, Mapping[str, object]], object]
+Command = Callable[["CqlMagic", Host, str, Mapping[str, object]], Awaitable[Any]]
+
+
+def is_resumable(frame: object) -> bool:
+    """Whether ``frame`` is a DataFrame with the ``attrs["cassnb"]`` that ``frames.more`` needs."""
+    from ..frames import ATTRS_KEY
+
+    attrs = getattr(frame, "attrs", None)
+    return isinstance(attrs, dict) and isinstance(attrs.get(ATTRS_KEY), dict)
 
 
 _CONNECT = argument_parser("%cql connect")
@@ -69,7 +77,7 @@ _MORE.add_argument("--limit", type=int)
 _MORE.add_argument("--conn", "-c")
 
 
-def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+async def connect(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> None:
     if re.search(r"(^|\s)--password(?!-env)", rest):
         raise UsageError(
             "%cql connect does not take a password on the command line (it would be saved in the notebook); "
@@ -94,7 +102,7 @@ def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None
     where = describe_hosts(settings.hosts, settings.port)
     password = read_password(settings, sections)
     try:
-        session = magic.runner.run(
+        session = await host.call(
             open_session(list(settings.hosts), port=settings.port, keyspace=settings.keyspace,
                          username=settings.user, password=password)
         )  # fmt: skip
@@ -109,7 +117,7 @@ def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None
             "(user name or password is wrong, or the role cannot log in)"
         ) from None
     if name in magic.connections:  # replaced only once the new session is open
-        _forget(magic, name)
+        await _forget(magic, host, name)
     connection = Connection(
         name,
         session,
@@ -123,39 +131,39 @@ def connect(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None
     print(f"connected {connection.describe()}")
 
 
-def connections(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame:
+async def connections(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame:
     if rest:
         raise UsageError("%cql connections takes no arguments")
     return magic.connections.table(read_connection_file())
 
 
-def use(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+async def use(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> None:
     args = parse_line(_USE, rest)
     connection = magic.connections.get(args.conn)
-    magic.runner.run(connection.session.set_keyspace(args.keyspace))
+    await host.call(connection.session.set_keyspace(args.keyspace))
     print(f"using keyspace {connection.session.keyspace} on {connection.name}")
 
 
-def _forget(magic: CqlMagic, name: str) -> str:
+async def _forget(magic: CqlMagic, host: Host, name: str) -> str:
     connection = magic.connections.remove(name)
     magic.results.pop(name, None)
     if not connection.owned:
         return f"detached {name} (the session stays open: `await {connection.variable}.close()` closes it)"
-    magic.runner.run(connection.session.close())
+    await host.call(connection.session.close())
     return f"closed {name}"
 
 
-def close(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+async def close(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> None:
     args = parse_line(_CLOSE, rest)
     if args.all:
         names = [connection.name for connection in magic.connections]
     else:
         names = [args.name or magic.connections.get().name]
     for name in names:
-        print(_forget(magic, name))
+        print(await _forget(magic, host, name))
 
 
-def attach(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+async def attach(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> None:
     args = parse_line(_ATTACH, rest)
     if args.variable not in namespace:
         raise UsageError(f"there is no variable named {args.variable!r} to attach")
@@ -169,13 +177,13 @@ def attach(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
         raise UsageError(f"the session in {args.variable!r} is closed")
     name = args.name or args.variable
     if name in magic.connections:
-        _forget(magic, name)
+        await _forget(magic, host, name)
     connection = Connection.attached(name, session, args.variable)
     magic.connections.add(connection)
     print(f"attached {connection.describe()}")
 
 
-def describe(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> None:
+async def describe(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> None:
     """The four documented forms are checked here; other ``DESCRIBE`` forms go to the server as written."""
     args = parse_line(_DESCRIBE, rest)
     words = [str(word) for word in args.what]
@@ -190,7 +198,7 @@ def describe(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> Non
         words[0] = kind.upper()
     statement = "DESCRIBE " + " ".join(words)
     session = magic.connections.get(args.conn).session
-    result = magic.runner.run(session.execute(statement))
+    result = await host.call(session.execute(statement))
     display(describe_view(result.to_dataframe()))
 
 
@@ -223,7 +231,7 @@ def _more_target(
     return frame, args.variable, owner
 
 
-def more(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame | None:
+async def more(magic: CqlMagic, host: Host, rest: str, namespace: Mapping[str, object]) -> pd.DataFrame | None:
     """Continue an incomplete streamed result; the updated frame replaces the variable that held it."""
     args = parse_line(_MORE, rest)
     if args.limit is not None and args.limit < 1:
@@ -236,14 +244,15 @@ def more(magic: CqlMagic, rest: str, namespace: Mapping[str, object]) -> pd.Data
     # The connection that produced it (when known) or the one named; else frames.more finds the session.
     name = args.conn or owner
     session = magic.connections.get(name).session if name is not None else None
-    updated = magic.continue_frame(frame, session, max_rows=args.limit)
+    updated, progress = await continue_frame(magic, host, frame, session, max_rows=args.limit, variable=variable)
     if owner is not None:
         magic.results[owner] = Remembered(updated, variable)
     if variable is None:
+        progress.retire(f"{len(updated):,} rows fetched")
         return updated  # shown as the cell's result, like `df = %cql SELECT ...`
     assert magic.shell is not None
     magic.shell.user_ns[variable] = updated
-    display(RowsView(updated, magic.displaylimit, not frame_info(updated).complete))
+    progress.show(RowsView(updated, magic.displaylimit, not frame_info(updated).complete))
     return None
 
 

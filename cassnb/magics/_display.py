@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import html
 import os
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import describe_statement
-from ._ipython import DisplayHandle, display_handle
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..progress import ProgressReporter
-    from ._run import Outcome, PageWatch, TraceSummary
+    from ._run import Outcome, TraceSummary
 
 
 def plural(count: int, word: str) -> str:
@@ -218,79 +215,3 @@ def wants_live_preview(mode: str) -> bool:
 
     shell = get_ipython()
     return shell is not None and any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
-
-
-class ProgressFollower:
-    """Drives a :mod:`cassnb.progress` reporter from the magic's thread while the runner fetches pages.
-
-    Only reads of two pages or more get a progress display, so small results stay uncluttered; the rule does
-    not depend on timing, so executed notebooks show the same outputs on every run. The runner thread only
-    counts (:class:`~cassnb.magics._run.PageWatch`); every reporter call happens here, on the thread that
-    owns the cell's output. The reporter's Stop request is passed on to the watch.
-
-    With ``preview_rows``, a streaming read gets a live preview instead (its first rows and the counts so
-    far), updated at most every ``interval`` seconds; when the read ends the preview is replaced by one
-    summary line, and the caller displays the final table separately.
-    """
-
-    def __init__(
-        self, mode: str, watch: PageWatch, description: str, *, preview_rows: int = 0, interval: float = 0.25
-    ) -> None:
-        self._mode = mode
-        self._watch = watch
-        self._description = description
-        self._reporter: ProgressReporter | None = None
-        self._preview_rows = preview_rows
-        self._interval = interval
-        self._preview: DisplayHandle | None = None
-        self._drawn: tuple[int, int] = (-1, -1)
-        self._drawn_at = float("-inf")
-
-    def _active(self) -> ProgressReporter | None:
-        # A stream with a live preview needs no second display (a reporter already started stays on).
-        previewing = bool(self._preview_rows) and self._watch.streaming
-        if self._reporter is None and self._watch.pages >= 2 and not previewing:
-            from ..progress import choose_progress
-
-            self._reporter = choose_progress(self._mode)  # type: ignore[arg-type]  # validated by the trait
-            self._reporter.start(self._description)
-        return self._reporter
-
-    def tick(self) -> None:
-        reporter = self._active()
-        if reporter is not None:
-            reporter.update(self._watch.rows, self._watch.pages)
-            if reporter.stop_requested:
-                self._watch.request_stop()
-        self._draw_preview()
-
-    def _draw_preview(self) -> None:
-        watch = self._watch
-        head = watch.head
-        if not self._preview_rows or not watch.streaming or head is None:
-            return
-        counts, now = (watch.rows, watch.pages), time.monotonic()
-        if counts == self._drawn or now - self._drawn_at < self._interval:
-            return
-        self._drawn, self._drawn_at = counts, now
-        view = StreamPreview(head, self._preview_rows, *counts)
-        if self._preview is None:
-            self._preview = display_handle(view)
-        else:
-            self._preview.update(view)
-
-    def close(self, failure: str | None = None) -> None:
-        """The read ended: normally (``failure`` is ``None``) or with a reason such as ``"interrupted"``."""
-        watch = self._watch
-        if self._preview is not None:
-            outcome = "" if failure is None else f" ({failure})"
-            summary = f"streamed {plural(watch.rows, 'row')} in {plural(watch.pages, 'page')}{outcome}"
-            self._preview.update(StatusLine(summary))
-        reporter = self._active()
-        if reporter is None:
-            return
-        reporter.update(watch.rows, watch.pages)
-        if failure is None:
-            reporter.finish()
-        else:
-            reporter.fail(failure)

@@ -2,56 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import keyword
 import re
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class, needs_local_scope, no_var_expand
 from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, validate
 
-from .._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from .._runner import Runner, get_runner
-from ..exceptions import CassnbError, describe_statement
-from ..exports import ExportReport, export
-from ..exports._atomic import TargetExistsError
-from ..frames import frame_info
 from ..options import UNSET, Consistency
+from . import _execute as execute
 from ._cells import CellStreamGuard
 from ._commands import COMMANDS
-from ._connections import Connection, Registry
-from ._display import ProgressFollower, views_for, wants_live_preview
-from ._ipython import argument, display, line_cell_magics, magic_arguments, parse_argstring
-from ._run import Outcome, PageWatch, Planned, RunOptions, build_statement, plan_cell
-from ._stream import Remembered, continue_stream, is_resumable, read_statement, run_read
-
-if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
-    import pandas as pd
-
-    from ..session import AsyncSession
-
-T = TypeVar("T")
+from ._connections import Registry
+from ._execute import Host, usage_errors
+from ._host import LoopHost, RunnerHost, run_blocking
+from ._ipython import argument, line_cell_magics, magic_arguments, parse_argstring
+from ._run import RunOptions
 
 _OUT_PREFIX = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*<<")
 _TOKEN = re.compile(r"\s*(\S+)")
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
-@contextlib.contextmanager
-def usage_errors(prefix: str = "") -> Iterator[None]:
-    """Turn the user's mistakes and the server's refusals into one clean ``UsageError`` line."""
-    try:
-        yield
-    except (CassnbError, CqlSyntaxError, UnknownVariableError) as exc:
-        raise UsageError(prefix + one_line(exc)) from None
 
 
 def _consistency(option: str, value: str | None) -> Consistency | None:
@@ -97,8 +70,8 @@ class CqlMagic(Magics):
         super().__init__(shell=shell, **kwargs)
         self.connections = Registry()
         self.runner = runner or get_runner()
-        #: The latest streamed result of each connection, which ``%cql more`` continues.
-        self.results: dict[str, Remembered] = {}
+        #: The latest read of each connection, which ``%cql more`` continues.
+        self.results: dict[str, execute.Remembered] = {}
         #: Closes the streams a cell left open (registered by ``load_ipython_extension``).
         self.cell_guard = CellStreamGuard()
 
@@ -163,25 +136,28 @@ class CqlMagic(Magics):
         statement, never by pasting text into the CQL. ``:name`` inside string literals, ``::`` and map
         literals such as ``{'a': 1}`` are left alone, and ``{...}`` or ``$...`` are never expanded by IPython.
 
-        Streaming: ``--stream`` reads each SELECT page by page through :mod:`cassnb.frames`. While pages
-        arrive, a live preview shows the first rows and "N rows · P pages so far" (with
-        ``CqlMagic.progress`` = widget, or auto in a notebook); when the read ends the preview becomes one
-        summary line and the result table is displayed separately, so a saved notebook shows the end state.
-        Static, text and off progress never preview (executed notebooks are deterministic with
-        ``CASSNB_PROGRESS=static``). A SELECT still reading after ``CqlMagic.stream_threshold`` rows
-        (default 50,000; 0: never) continues as a stream by itself, unless it uses ``--keyspace``,
-        ``--consistency`` or ``--serial-consistency``. ``--stream`` and ``--tracing`` do not combine.
+        Reads: every SELECT is read page by page through :mod:`cassnb.frames`. From its second page on a
+        read shows a progress bar with a Stop button (``CqlMagic.progress``: widget, or auto in a notebook;
+        text in a terminal); when it ends the bar is replaced, in place, by a one-line summary ("30,000 rows ·
+        61 pages · ... · done"), so a saved notebook shows the end state. ``--stream``, or a read still going
+        after ``CqlMagic.stream_threshold`` rows (default 50,000; 0: never), also shows a live preview of
+        the first rows under the bar, which the result table replaces at the end. Static, text and off
+        progress never preview (executed notebooks are deterministic with ``CASSNB_PROGRESS=static``).
+        ``--stream`` and ``--tracing`` do not combine.
 
-        Interrupts: interrupting the kernel during a streamed read stops it after the page in flight and
-        keeps the rows fetched so far: the table and ``--out`` get them, marked
-        ``df.attrs["cassnb"]["complete"] == False``, and a line says how many rows were fetched. A second
-        interrupt while that page is awaited (or a page that takes over 30 s) cancels the read and re-raises
-        ``KeyboardInterrupt``. Interrupting any other statement cancels it, keeps the connection open and
-        re-raises ``KeyboardInterrupt``.
+        Stopping: Stop (or the kernel's interrupt) ends a read after the page in flight and keeps the rows
+        fetched so far: the table and ``--out`` get them, marked ``df.attrs["cassnb"]["complete"] == False``,
+        and the summary says how to continue (``%cql more VAR``). A read that fails part-way keeps its rows
+        the same way and says so in its one-line error. A top-level ``%%cql`` cell (or a cell of one ``%cql``
+        line) is awaited on the kernel's loop, so the kernel hears the Stop button while it reads; a magic
+        run elsewhere (inside a function, with ``%autoawait off``) blocks the kernel, and its bar says to
+        interrupt instead. A second interrupt while the page is awaited (or a page that takes over 30 s)
+        cancels the read and re-raises ``KeyboardInterrupt``. Interrupting any other statement cancels it
+        and keeps the connection open.
 
         Resuming: ``%cql more [VAR] [--limit N] [--conn NAME]`` fetches the rest (or N more rows) of the
-        connection's latest streamed result, or of the DataFrame in ``VAR``, from its saved paging state
-        without reading earlier pages again, and puts the longer frame where the old one was (the ``--out``
+        connection's latest result, or of the DataFrame in ``VAR``, from its saved paging state without
+        reading earlier pages again, and puts the longer frame where the old one was (the ``--out``
         variable, ``VAR``, or the cell's result). ``await cassnb.more(df)`` does the same in an ``await``
         cell. On a complete result it prints one line saying there is nothing more.
 
@@ -212,6 +188,14 @@ class CqlMagic(Magics):
         Errors in the CQL, unknown variables, bad options and the server's refusals show as one line; the
         connection stays usable.
         """
+        host = RunnerHost(self.runner)
+        return run_blocking(self._dispatch(host, line, cell, local_ns), host)
+
+    async def cql_async(self, line: str, cell: str | None = None, local_ns: Mapping[str, Any] | None = None) -> Any:
+        """``%%cql`` awaited on the kernel's loop: what a top-level ``%%cql`` cell runs (see ``_transform``)."""
+        return await self._dispatch(LoopHost(), line, cell, local_ns)
+
+    async def _dispatch(self, host: Host, line: str, cell: str | None, local_ns: Mapping[str, Any] | None) -> Any:
         namespace: Mapping[str, Any] = ChainMap(
             dict(local_ns or {}), self.shell.user_ns if self.shell else {}
         )
@@ -220,7 +204,13 @@ class CqlMagic(Magics):
             command = COMMANDS.get(word.lower())
             if command is not None:
                 with usage_errors():
-                    return command(self, rest.strip(), namespace)
+                    return await command(self, host, rest.strip(), namespace)
+        with usage_errors():
+            request = self._parse(line, cell, namespace)
+            return await execute.run(self, host, request)
+
+    def _parse(self, line: str, cell: str | None, namespace: Mapping[str, Any]) -> execute.Cell:
+        """The ``%%cql`` line and body as a :class:`~cassnb.magics._execute.Cell` (mistakes: ``UsageError``)."""
         out, option_text, text = self._split_line(line)
         try:
             args = parse_argstring(self.cql, option_text)
@@ -239,11 +229,12 @@ class CqlMagic(Magics):
             text = cell
         if args.stream and args.tracing:
             raise UsageError("--stream and --tracing do not go together: a streamed read is not traced")
-        if args.export is not None:
-            with usage_errors():
-                return self._export(args, text, namespace, out=out)
-        with usage_errors():
-            return self._execute(args, text, namespace, out=out, line_mode=cell is None)
+        if args.export is not None and (out is not None or args.stream or args.tracing or args.limit):
+            raise UsageError("--export does not combine with --out, --stream, --tracing or --limit")
+        return execute.Cell(
+            text, namespace, self.connections.get(args.conn), self._options(args), out=out, line_mode=cell is None,
+            stream=args.stream, export=args.export, overwrite=args.overwrite,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ parsing
     def _split_line(self, line: str) -> tuple[str | None, str, str]:
@@ -277,129 +268,3 @@ class CqlMagic(Magics):
             tracing=args.tracing,
             keyspace=args.keyspace,
         )
-
-    # ------------------------------------------------------------------ running
-    def _execute(
-        self, args: Any, text: str, namespace: Mapping[str, Any], *, out: str | None, line_mode: bool
-    ) -> pd.DataFrame | None:
-        connection = self.connections.get(args.conn)
-        options = self._options(args)
-        planned = plan_cell(text, namespace)
-        if not planned:
-            raise UsageError("there is no CQL to run (see %cql? for the commands and options)")
-        outcome: Outcome | None = None
-        for index, item in enumerate(planned, 1):
-            prefix = f"statement {index} of {len(planned)}: " if len(planned) > 1 else ""
-            with usage_errors(prefix):
-                try:
-                    outcome = self._run_one(connection, item, options, stream=args.stream)
-                except CassnbError as exc:
-                    if exc.partial is None:
-                        raise
-                    raise UsageError(prefix + self._keep_partial(exc, connection, out)) from None
-            if outcome.frame is not None and is_resumable(outcome.frame):
-                self.results[connection.name] = Remembered(outcome.frame)
-            # The line form returns its last table instead of displaying it (IPython shows it as Out[]).
-            returned = (
-                line_mode and index == len(planned) and outcome.frame is not None and outcome.applied is None
-            )
-            views = views_for(outcome, self.displaylimit)
-            for view in views[1:] if returned else views:
-                display(view)
-        assert outcome is not None
-        if out is not None:
-            import pandas as pd
-
-            assert self.shell is not None
-            self.shell.user_ns[out] = outcome.frame if outcome.frame is not None else pd.DataFrame()
-            remembered = self.results.get(connection.name)
-            if remembered is not None and remembered.frame is outcome.frame:
-                remembered.variable = out
-        return outcome.frame if returned else None
-
-    def _keep_partial(self, exc: CassnbError, connection: Connection, out: str | None) -> str:
-        """A read failed part-way: keep its rows where ``%cql more`` finds them; the one-line message."""
-        partial = exc.partial
-        self.results[connection.name] = Remembered(partial, out)
-        if out is not None:
-            assert self.shell is not None
-            self.shell.user_ns[out] = partial
-        rows = frame_info(partial).rows
-        where = f"in {out}" if out is not None else "by the connection"
-        again = f"%cql more {out}" if out is not None else "%cql more"
-        return (
-            f"{one_line(exc)} — the {rows:,} rows fetched before the error are kept {where} (incomplete): "
-            f"`{again}` continues from there once the server answers again"
-        )
-
-    def _export(self, args: Any, text: str, namespace: Mapping[str, Any], *, out: str | None) -> None:
-        """``--export PATH``: stream the cell's one SELECT into a file, with the magic's progress display."""
-        if out is not None or args.stream or args.tracing or args.limit:
-            raise UsageError("--export does not combine with --out, --stream, --tracing or --limit")
-        planned = plan_cell(text, namespace)
-        if len(planned) != 1 or first_keyword(planned[0].text) != "SELECT":
-            raise UsageError("--export needs a cell with exactly one SELECT statement")
-        connection = self.connections.get(args.conn)
-        options = self._options(args)
-        watch = PageWatch()
-
-        async def run() -> ExportReport:
-            statement = await build_statement(connection.session, planned[0], options)
-            return await export(
-                connection.session, statement, args.export, fetch_size=options.fetch_size,
-                progress=watch.relay(), overwrite=args.overwrite, timeout=options.timeout,
-            )  # fmt: skip
-
-        try:
-            report = self._follow(run(), watch, f"exporting to {args.export}")
-        except TargetExistsError as exc:
-            raise UsageError(
-                f"{args.export} already exists; add --overwrite to replace it" if exc.replaceable else str(exc)
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:  # nothing was left at the target
-            raise UsageError(one_line(exc)) from None
-        print(f"exported {report}")
-
-    def _stream_after(self, options: RunOptions) -> int | None:
-        """The row count past which an ordinary SELECT continues as a stream (see :mod:`._stream`)."""
-        carried_by_statement = (options.keyspace, options.consistency, options.serial_consistency)
-        if not self.stream_threshold or any(option is not None for option in carried_by_statement):
-            return None
-        return int(self.stream_threshold)
-
-    def _run_one(
-        self, connection: Connection, planned: Planned, options: RunOptions, *, stream: bool
-    ) -> Outcome:
-        select = first_keyword(planned.text) == "SELECT"
-        watch = PageWatch()
-        read = read_statement(
-            connection.session, planned, options, watch, stream=stream and select,
-            stream_after=self._stream_after(options) if select else None,
-        )  # fmt: skip
-        return self._follow(read, watch, describe_statement(planned.source))
-
-    def continue_frame(
-        self, frame: pd.DataFrame, session: AsyncSession | None, *, max_rows: int | None
-    ) -> pd.DataFrame:
-        """``%cql more``: fetch the rest of an incomplete streamed ``frame`` (at most ``max_rows`` rows)."""
-        info = frame_info(frame)
-        watch = PageWatch()
-        watch.streaming, watch.head = True, frame
-        watch.rows, watch.pages = len(frame), info.pages
-        read = continue_stream(session, frame, watch, max_rows=max_rows)
-        return self._follow(read, watch, describe_statement(info.query))
-
-    def _follow(self, read: Coroutine[Any, Any, T], watch: PageWatch, description: str) -> T:
-        """Run a read on the runner while its progress (and, for streams, the live preview) is shown."""
-        preview_rows = (self.displaylimit or 10) if wants_live_preview(self.progress) else 0
-        follower = ProgressFollower(self.progress, watch, description, preview_rows=preview_rows)
-        try:
-            result = run_read(self.runner, read, watch, on_wait=follower.tick)
-        except KeyboardInterrupt:
-            follower.close("interrupted")
-            raise
-        except BaseException:
-            follower.close("failed")
-            raise
-        follower.close("stopped" if watch.stop_requested else None)
-        return result

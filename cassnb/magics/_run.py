@@ -1,34 +1,32 @@
-"""Run the statements of one cell: plan them, bind ``:name`` values, fetch pages, read traces.
+"""The parts of running one statement: planning a cell, binding ``:name`` values, reading the trace.
 
 Planning happens before anything is sent: the cell is split into statements, ``:name`` markers become ``?``
 and every name is looked up, so a typo in the last statement stops the cell before the first one runs.
 
 Each statement is then sent as a ``SimpleStatement`` (no markers) or a prepared and bound statement
-(markers: the values travel as real bound parameters and are never written into the CQL text). Rows are
-fetched page by page with the driver's paging state: that is what makes ``--limit`` stop early, lets a
-progress display follow the read, and keeps an interrupt responsive.
+(markers: the values travel as real bound parameters and are never written into the CQL text); how it is
+read and shown is :mod:`cassnb.magics._execute`'s.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cassandra.query import SimpleStatement
 
 from .._cqltext import bind_named_markers, resolve_parameters, split_statements
-from ..exceptions import CassnbError, ConfigurationError
+from ..exceptions import ConfigurationError
 from ..exports._parse import bindable
-from ..frames import ATTRS_KEY, FrameInfo
-from ..options import UNSET, Consistency, RowFormat, _Unset
-from ..progress import StopSignal
+from ..options import UNSET, Consistency, _Unset
+from ._ipython import display
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..session import AsyncSession
+    from ._progress import CellProgress
 
 
 class BindError(ConfigurationError):
@@ -88,63 +86,6 @@ class RunOptions:
             )
 
 
-class PageWatch:
-    """Shared by the runner thread (which counts) and the magic's thread (progress, preview, interrupts).
-
-    ``streaming`` says whether the read is a stream (``--stream``, or past ``stream_threshold``): an interrupt
-    then stops it after the current page instead of cancelling it. ``head`` holds the first rows of a
-    stream, for the live preview. ``stop`` is the signal the reads check between pages.
-    """
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.pages = 0
-        self.streaming = False
-        self.head: pd.DataFrame | None = None
-        self.stop = StopSignal()
-
-    def page(self, rows: int) -> None:
-        self.rows, self.pages = self.rows + rows, self.pages + 1
-
-    def request_stop(self) -> None:
-        self.stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop.is_set()
-
-    def relay(self) -> WatchRelay:
-        """A progress reporter for ``frames.query_df`` / ``frames.more`` that adds to the counts so far."""
-        return WatchRelay(self, self.rows, self.pages)
-
-
-class WatchRelay:
-    """A :class:`~cassnb.progress.ProgressReporter` that only counts, into a :class:`PageWatch`.
-
-    The frames functions call it on the runner thread; everything visible happens on the magic's thread,
-    which reads the watch. The stop request travels through ``stop=``, so ``stop_requested`` stays False.
-    """
-
-    def __init__(self, watch: PageWatch, rows: int, pages: int) -> None:
-        self._watch, self._rows, self._pages = watch, rows, pages
-
-    def start(self, description: str) -> None:
-        pass
-
-    def update(self, rows: int, pages: int, detail: str = "") -> None:
-        self._watch.rows, self._watch.pages = self._rows + rows, self._pages + pages
-
-    def finish(self) -> None:
-        pass
-
-    def fail(self, reason: str) -> None:
-        pass
-
-    @property
-    def stop_requested(self) -> bool:
-        return False
-
-
 @dataclass(frozen=True)
 class TraceEvent:
     elapsed_us: int | None
@@ -165,21 +106,11 @@ class TraceSummary:
     events: tuple[TraceEvent, ...]
 
 
-@dataclass(frozen=True)
-class Handoff:
-    """Where a read that passed the stream threshold stopped, so a stream can take over from there."""
-
-    page_size: int
-    paging_state: bytes
-    pages: int
-    elapsed: float
-
-
 @dataclass
 class Outcome:
     """The result of one statement: ``frame`` is ``None`` when the statement returns no rows (DDL, DML).
 
-    ``handoff`` is set when the read stopped at the stream threshold with rows left on the server.
+    ``progress`` is the read's display (a SELECT's); ``resumable`` says ``%cql more`` can continue ``frame``.
     """
 
     statement: str
@@ -187,7 +118,8 @@ class Outcome:
     more_on_server: bool = False
     trace: TraceSummary | None = None
     warnings: list[str] = field(default_factory=list)
-    handoff: Handoff | None = None
+    progress: CellProgress | None = None
+    resumable: bool = False
 
     @property
     def applied(self) -> bool | None:
@@ -196,6 +128,18 @@ class Outcome:
         if frame is None or len(frame.columns) == 0 or frame.columns[0] != "[applied]" or len(frame) == 0:
             return None
         return bool(frame.iloc[0, 0])
+
+    def show(self, view: Any) -> None:
+        """Show the statement's result: where its read's preview was, or as a new output."""
+        if self.progress is not None:
+            self.progress.show(view)
+        else:
+            display(view)
+
+    def retire(self) -> None:
+        """The result is returned rather than shown: a preview still on screen becomes a one-line summary."""
+        if self.progress is not None and self.frame is not None:
+            self.progress.retire(f"{len(self.frame):,} rows fetched")
 
 
 async def build_statement(session: AsyncSession, planned: Planned, options: RunOptions) -> Any:
@@ -245,7 +189,8 @@ def _microseconds(delta: Any) -> int | None:
     return None if delta is None else int(delta.total_seconds() * 1_000_000)
 
 
-async def _trace(result: Any) -> TraceSummary:
+async def trace_summary(result: Any) -> TraceSummary:
+    """The server's trace of ``result`` (run with ``trace=True``) as plain values."""
     trace = await result.get_query_trace()
     events = tuple(
         TraceEvent(
@@ -266,83 +211,3 @@ async def _trace(result: Any) -> TraceSummary:
         parameters,
         events,
     )
-
-
-async def run_statement(
-    session: AsyncSession,
-    planned: Planned,
-    options: RunOptions,
-    watch: PageWatch | None = None,
-    *,
-    stream_after: int | None = None,
-) -> Outcome:
-    """Send one planned statement and collect its rows (at most ``options.limit``).
-
-    With ``stream_after``, a read that has that many rows while more remain on the server stops at the page
-    boundary and returns them with a :class:`Handoff` (see :mod:`cassnb.magics._stream`).
-
-    Raises:
-        CassnbError: anything the server or driver reported, translated (see :mod:`cassnb.exceptions`).
-        BindError: the values do not fit the prepared statement.
-    """
-    watch = watch or PageWatch()
-    started = time.perf_counter()
-    statement = await build_statement(session, planned, options)
-    limit = options.limit
-    page_size = options.fetch_size if limit is None else min(options.fetch_size, limit)
-    rows: list[Any] = []
-    result = await session.execute(
-        statement, timeout=options.timeout, paging_state=None, fetch_size=page_size, trace=options.tracing,
-        row_format=RowFormat.TUPLE,
-    )  # fmt: skip
-    trace = await _trace(result) if options.tracing else None
-    columns, types, warnings = result.column_names, result.column_types, result.warnings
-    rows.extend(result)
-    watch.page(len(result))
-    state = result.paging_state
-    while state is not None and (limit is None or len(rows) < limit) and not watch.stop_requested:
-        handoff = Handoff(page_size, state, watch.pages, time.perf_counter() - started)
-        if stream_after is not None and len(rows) >= stream_after:
-            so_far = _frame(rows, columns, types)
-            return Outcome(planned.source, so_far, True, trace, list(dict.fromkeys(warnings)), handoff)
-        try:
-            result = await session.execute(
-                statement, timeout=options.timeout, paging_state=state, fetch_size=page_size,
-                row_format=RowFormat.TUPLE,
-            )  # fmt: skip
-        except CassnbError as exc:
-            if stream_after is not None:  # a read that could have streamed can be resumed: keep its rows
-                exc.partial = resumable(_frame(rows, columns, types), planned, handoff)
-            raise
-        rows.extend(result)
-        watch.page(len(result))
-        warnings += result.warnings
-        state = result.paging_state
-    more = False
-    if limit is not None and len(rows) > limit:
-        rows, more = rows[:limit], True
-    elif state is not None:
-        # Cassandra may hand out a paging state for a page that turns out empty: look one row ahead.
-        probe = await session.execute(
-            statement, timeout=options.timeout, paging_state=state, fetch_size=1, row_format=RowFormat.TUPLE
-        )
-        more = len(probe) > 0 or probe.paging_state is not None
-    frame = _frame(rows, columns, types) if columns else None
-    return Outcome(planned.source, frame, more, trace, list(dict.fromkeys(warnings)))
-
-
-def resumable(frame: pd.DataFrame, planned: Planned, handoff: Handoff) -> pd.DataFrame:
-    """Mark the rows of a read cut off at a page boundary with a FrameInfo there, so ``frames.more`` resumes it."""
-    info = FrameInfo(
-        query=planned.text, params=planned.values or None, fetch_size=handoff.page_size, rows=len(frame),
-        pages=handoff.pages, complete=False, paging_state=handoff.paging_state, skip_rows=0,
-        elapsed=round(handoff.elapsed, 6), origin="",  # no origin: frames.more is given the session
-    )  # fmt: skip
-    frame.attrs[ATTRS_KEY] = asdict(info)
-    return frame
-
-
-def _frame(rows: list[Any], columns: list[str], types: list[Any]) -> pd.DataFrame:
-    from ..result import AsyncResultSet
-
-    return AsyncResultSet(rows, columns, types).to_dataframe()

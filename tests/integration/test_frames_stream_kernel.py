@@ -20,7 +20,7 @@ from tests.conftest import ServerAddress
 
 ROWS = 20_000
 SLOW_READ = "df = await query_df(session, 'SELECT * FROM kernel_rows', fetch_size=10{progress})"
-STOPPED = "run `await cassnb.more(df)` or `%cql more` to continue"
+STOPPED = "· stopped — the rows so far are kept: `await cassnb.more(frame)` on the returned frame continues"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ class Kernel:
 
     def wait(self, msg_id: str, *, timeout: float = 60.0, until: Any = None) -> dict[str, Any]:
         """Collect a cell's output until it is idle, or until ``until(output so far)`` is true."""
-        result: dict[str, Any] = {"text": "", "error": None, "buttons": []}
+        result: dict[str, Any] = {"text": "", "error": None, "buttons": [], "displays": []}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -67,6 +67,8 @@ class Kernel:
                 result["text"] += content["text"]
             elif kind == "error":
                 result["error"] = content["ename"]
+            elif kind in ("display_data", "update_display_data") and "text/plain" in content["data"]:
+                result["displays"].append(content["data"]["text/plain"])
             elif kind == "comm_open" and content["data"].get("state", {}).get("_model_name") == "ButtonModel":
                 result["buttons"].append(content["comm_id"])
             if until is not None and until(result):
@@ -119,7 +121,8 @@ def test_the_stop_button_stops_a_cell_that_awaits_query_df(kernel: Kernel) -> No
     shown = kernel.wait(msg_id, until=lambda output: output["buttons"])
     kernel.click(shown["buttons"][0])
     stopped = kernel.wait(msg_id)
-    assert stopped["error"] is None and STOPPED in stopped["text"], stopped
+    assert stopped["error"] is None and stopped["text"] == "", "nothing printed: the display says it"
+    assert stopped["displays"] and stopped["displays"][-1].endswith(STOPPED), stopped
     check_resumes(kernel)
 
 
@@ -128,7 +131,7 @@ def test_one_interrupt_returns_the_partial_frame(kernel: Kernel) -> None:
     kernel.wait(msg_id, until=lambda output: output["buttons"])  # the read has started
     kernel.manager.interrupt_kernel()
     stopped = kernel.wait(msg_id)
-    assert stopped["error"] is None and STOPPED in stopped["text"], stopped
+    assert stopped["error"] is None and stopped["displays"] and STOPPED in stopped["displays"][-1], stopped
     check_resumes(kernel)
 
 

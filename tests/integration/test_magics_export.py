@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from tests.integration.test_magics import ip, loaded, run_cell, show, table  # noqa: F401  (fixtures)
@@ -40,15 +39,24 @@ def test_export_refuses_what_it_cannot_do(ip: InteractiveShell, table: str, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_interrupted_export_leaves_nothing(ip: InteractiveShell, wide_table: str, tmp_path: Path) -> None:
+def test_an_interrupted_export_stops_and_leaves_nothing(ip: InteractiveShell, wide_table: str, tmp_path: Path) -> None:
     target = tmp_path / "wide.csv"
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    timer.start()
+    done = threading.Event()
+
+    def interrupt_once_writing() -> None:  # once the export's temporary file exists, interrupt the magic
+        while not done.wait(0.005):
+            if any(path.name.startswith(".wide.csv.") for path in tmp_path.iterdir()):
+                _thread.interrupt_main()
+                return
+
+    watcher = threading.Thread(target=interrupt_once_writing, daemon=True)
+    watcher.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            ip.run_cell_magic("cql", f"--export {target} --fetch-size 500", f"SELECT * FROM {wide_table}")
+        shown = show(ip, f"--export {target} --fetch-size 500", f"SELECT * FROM {wide_table}")
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
+    assert shown.stdout.startswith("export stopped after ") and f"nothing was written to {target}" in shown.stdout
     assert list(tmp_path.iterdir()) == [], "neither the target nor a temporary file may remain"
     after = show(ip, f"SELECT count(*) FROM {wide_table} WHERE bucket = 1")
     assert int(after.value.iloc[0, 0]) == 1000, "the connection still works after the interrupt"

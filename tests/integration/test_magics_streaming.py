@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 
 from cassnb import AsyncSession, StreamConfig
 from cassnb.frames import frame_info, more, query_df
-from cassnb.magics._run import PageWatch
+from cassnb.progress import StopSignal
 from cassnb.streaming import close_streams_opened_after, stream_mark
 from tests.conftest import ServerAddress
 from tests.integration.test_frames_stream_kernel import Kernel
@@ -41,9 +41,7 @@ from tests.integration.test_magics import Shown, private_shell, run_cell, show, 
 ROWS = 30_000
 PER_PARTITION = 1_000
 TRAITS = ("displaylimit", "fetch_size", "autolimit", "progress", "stream_threshold")
-STOPPED = re.compile(
-    r"stopped after ([\d,]+) rows \(([\d,]+) pages\); run `await cassnb.more\(df\)` or `%cql more`"
-)
+STOPPED = re.compile(r"fetched ([\d,]+) rows in ([\d,]+) pages \(stopped\)")
 WARNING = "cassnb: closed a stream left open by this cell: "
 REPO = Path(__file__).parents[2]
 
@@ -137,16 +135,18 @@ class StopRequests:
 
 
 @pytest.fixture
-def stop_requests(monkeypatch: pytest.MonkeyPatch) -> StopRequests:
+def stop_requests(monkeypatch: pytest.MonkeyPatch, ip: InteractiveShell) -> StopRequests:
     requests = StopRequests()
-    request_stop = PageWatch.request_stop
+    request_stop = StopSignal.set
+    session = session_of(ip)
+    start = session.metrics().pages_streamed
 
-    def record(watch: PageWatch) -> None:
-        requests.pages_at_stop = watch.pages
-        request_stop(watch)
+    def record(signal: StopSignal) -> None:
+        requests.pages_at_stop = session.metrics().pages_streamed - start
+        request_stop(signal)
         requests.event.set()
 
-    monkeypatch.setattr(PageWatch, "request_stop", record)
+    monkeypatch.setattr(StopSignal, "set", record)
     return requests
 
 
@@ -209,28 +209,32 @@ def test_stream_shows_one_final_table_and_out_equals_query_df(ip: InteractiveShe
     pdt.assert_frame_equal(streamed, read_all(ip, query))
 
 
-def test_the_live_preview_updates_in_place_and_ends_as_one_line(
+def test_the_live_preview_updates_in_place_and_ends_as_the_result_table(
     ip: InteractiveShell, rows_table: str, slow_pages: Callable[[float], None]
 ) -> None:
-    """``progress = widget``: the preview is one display updated in place (first rows + counts so far); at
-    the end it becomes a summary line, and the table is a separate, final display."""
+    """``progress = widget``: a progress bar, and under it the preview, one display updated in place (first
+    rows + counts so far). At the end the bar becomes its static summary and the preview becomes the result
+    table, each in its own slot: nothing else is displayed."""
     the_magic(ip).progress = "widget"
     slow_pages(0.02)
     with capture_output() as captured:
         ip.run_cell_magic("cql", "--stream --fetch-size 1000", f"SELECT * FROM {rows_table}")
     outputs = captured.outputs
-    previews = [o for o in outputs if "display_id" in o.transient]
-    assert len({o.transient["display_id"] for o in previews}) == 1
-    first, *updates = previews
+    assert all("display_id" in o.transient for o in outputs), "every output is a slot updated in place"
+    slots: dict[str, list[Any]] = {}
+    for output in outputs:
+        slots.setdefault(output.transient["display_id"], []).append(output)
+    assert len(slots) == 2
+    bar, preview = sorted(slots.values(), key=lambda shown: "text/html" in shown[0].data)
+    assert "application/vnd.jupyter.widget-view+json" in bar[0].data
+    assert re.fullmatch(r"30,000 rows · \d+ pages · [\d,]+ rows/s · \d:\d\d:\d\d · done", bar[-1].data["text/plain"])
+    assert "cassnb-success" in bar[-1].data["text/html"]
+    first, *updates = preview
     assert not first.update and updates and all(o.update for o in updates)
-    texts = [o.data["text/plain"] for o in previews]
-    assert all(re.search(r"first 10 rows · [\d,]+ rows · [\d,]+ pages so far$", text) for text in texts[:-1])
     assert "<table" in first.data["text/html"]
-    assert re.fullmatch(r"streamed 30,000 rows in \d+ pages", texts[-1]), texts[-1]
-    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.data], "no widget too"
-    final = outputs[-1]
-    assert "display_id" not in final.transient and not final.update
-    assert final.data["text/plain"].endswith("first 10 of 30,000 rows shown")
+    texts = [o.data["text/plain"] for o in preview]
+    assert all(re.search(r"first 10 rows · [\d,]+ rows · [\d,]+ pages so far$", text) for text in texts[:-1])
+    assert texts[-1].endswith("first 10 of 30,000 rows shown")
 
 
 def test_off_shows_the_table_and_nothing_else(ip: InteractiveShell, rows_table: str) -> None:
@@ -275,9 +279,9 @@ def test_a_read_past_the_threshold_continues_as_a_stream(ip: InteractiveShell, r
     assert shown.stdout.startswith("fetched 30,000 rows in ")
     pdt.assert_frame_equal(auto, read_all(ip, query))
     small = ip.run_line_magic("cql", f"--fetch-size 1000 SELECT * FROM {rows_table} WHERE p IN (0, 1, 2)")
-    assert len(small) == 3000 and "cassnb" not in small.attrs, "below the threshold: an ordinary read"
+    assert len(small) == 3000 and frame_info(small).complete, "below the threshold: the same read, no preview"
     kept = ip.run_line_magic("cql", f"--consistency ONE --fetch-size 1000 {query}")
-    assert len(kept) == ROWS and "cassnb" not in kept.attrs, "options a resume could not keep: not switched"
+    assert len(kept) == ROWS and frame_info(kept).complete, "a statement's options are kept across its pages"
 
 
 def test_a_switched_read_resumes_with_its_bound_values(ip: InteractiveShell, rows_table: str) -> None:
@@ -509,7 +513,9 @@ def test_a_kernel_interrupt_during_a_streamed_cell_keeps_the_rows(
         kernel.manager.interrupt_kernel()
         stopped = kernel.wait(msg_id)
         assert stopped["error"] is None, stopped
-        [(rows, _pages)] = STOPPED.findall(stopped["text"])
+        summaries = [text for text in stopped["displays"] if "· stopped — " in text]
+        assert summaries and summaries[-1].endswith("the rows so far are in df (incomplete): `%cql more df` continues")
+        rows = summaries[-1].split(" rows · ")[0]
         partial = kernel.run("print(len(df), df.attrs['cassnb']['complete'])")
         assert partial["text"] == f"{rows.replace(',', '')} False\n"
         assert 0 < int(rows.replace(",", "")) < ROWS

@@ -117,7 +117,7 @@ def test_passwords_never_appear_in_reprs_logs_or_errors(
         error: BaseException | None = refused.value
         while error is not None:
             texts.extend([str(error), repr(error)])
-            error = error.__cause__ or error.__context__
+            error = getattr(error, "driver_error", None) or error.__cause__ or error.__context__
         texts.extend([repr(bad), str(bad.driver_cluster.auth_provider.__dict__.keys())])
         await bad.shutdown()
 

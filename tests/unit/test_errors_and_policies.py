@@ -36,14 +36,37 @@ from cassnb.retry import IdempotentRetryPolicy
         (NoHostAvailable("down", {"10.0.0.1:9042": OSError("refused")}), e.ConnectionError),
         (NoHostAvailable("auth", {"h": AuthenticationFailed("Provided username x and/or password are incorrect")}),
          e.AuthenticationError),
-        (RuntimeError("strange"), e.QueryError),
     ],
 )
 def test_translate(driver_error: Exception, expected: type[e.CassnbError]) -> None:
     mapped = e.translate(driver_error, "SELECT * FROM t WHERE k = 1")
     assert type(mapped) is expected
+    assert isinstance(mapped, e.CassnbError) and mapped.driver_error is driver_error
     if expected not in (e.AuthenticationError, e.ConnectionError):
         assert "SELECT * FROM t WHERE k = 1" in str(mapped)
+
+
+def test_what_does_not_come_from_the_driver_is_not_dressed_up_as_a_query_error() -> None:
+    bug = AttributeError("a bug somewhere")
+    assert e.translate(bug, "SELECT 1") is bug
+
+
+def test_the_server_s_words_come_without_the_driver_s_wrapping() -> None:
+    driver = InvalidRequest('Error from server: code=2200 [Invalid query] message="table no_such_table does not exist"')
+    mapped = e.translate(driver, "SELECT * FROM no_such_table")
+    assert str(mapped) == "table no_such_table does not exist (while running: SELECT * FROM no_such_table)"
+    assert (mapped.server_message, mapped.code, mapped.statement) == (
+        "table no_such_table does not exist", 0x2200, "SELECT * FROM no_such_table"
+    )
+
+
+def test_unavailable_and_timeout_errors_carry_the_replica_counts() -> None:
+    unavailable = e.translate(Unavailable("x", consistency=ConsistencyLevel.QUORUM, required_replicas=2,
+                                          alive_replicas=1), "INSERT ...")  # fmt: skip
+    assert (unavailable.consistency, unavailable.required, unavailable.received) == ("QUORUM", 2, 1)
+    timeout = e.translate(WriteTimeout("x", consistency=ConsistencyLevel.ONE, required_responses=1,
+                                       received_responses=0, write_type=0), "INSERT ...")  # fmt: skip
+    assert isinstance(timeout, e.TimeoutError) and (timeout.required, timeout.received) == (1, 0)
 
 
 def test_authentication_message_never_echoes_the_server_text() -> None:

@@ -190,7 +190,8 @@ def test_text_is_rate_limited() -> None:
     reporter.fail("interrupted")
     lines = out.getvalue().split("\r")[1:]
     assert len(lines) == 2, "one live update in the interval, then the final line"
-    assert "4,900 rows · 49 pages" in lines[-1] and lines[-1].endswith("· interrupted\n")
+    assert "4,900 rows · 49 pages" in lines[-1] and "· interrupted — the rows so far are kept" in lines[-1]
+    assert lines[-1].endswith("`await cassnb.more(frame)` on the returned frame continues\n")
 
 
 def test_text_off_a_terminal_writes_only_the_final_line() -> None:
@@ -222,14 +223,51 @@ def test_widget_is_info_while_running_and_success_when_done() -> None:
     assert reporter.button not in reporter.box.children, "nothing left to stop"
 
 
-def test_widget_is_danger_on_failure() -> None:
-    reporter, _ = _widget()
+def test_a_stop_is_a_warning_and_a_failure_danger() -> None:
+    stopped, _ = _widget()
+    stopped.start("q")
+    stopped.update(10, 1)
+    stopped.fail("stopped")
+    stopped.finish()  # the first end wins
+    assert stopped.bar.bar_style == "warning" and "stopped" in stopped.label.value
+    failed, _ = _widget()
+    failed.start("q")
+    failed.fail("failed: ConnectionError")
+    assert failed.bar.bar_style == "danger"
+
+
+class Handle:
+    """Stands for IPython's DisplayHandle: records what replaced the displayed object."""
+
+    def __init__(self) -> None:
+        self.updates: list[Any] = []
+
+    def update(self, obj: Any) -> None:
+        self.updates.append(obj)
+
+
+def test_the_end_replaces_the_widget_in_place_by_a_static_summary() -> None:
+    from cassnb.progress import FinalState
+
+    handle = Handle()
+    reporter = WidgetProgress(display=lambda box: handle, interval=0.0, hints={"stopped": "`%cql more big` continues"})
     reporter.start("q")
-    reporter.update(10, 1)
-    reporter.fail("interrupted")
-    reporter.finish()  # the first end wins
-    assert reporter.bar.bar_style == "danger"
-    assert "interrupted" in reporter.label.value
+    reporter.update(195_000, 390)
+    reporter.fail("stopped")
+    (final,) = handle.updates
+    assert isinstance(final, FinalState) and final.style == "warning"
+    assert repr(final).startswith("195,000 rows · 390 pages · ") and repr(final).endswith(
+        "· stopped — `%cql more big` continues"
+    )
+    assert "ef6c00" in final._repr_html_() and "`%cql more big` continues" in final._repr_html_()
+    assert reporter.box.comm is None and reporter.button.comm is None, "the widgets were closed"
+
+
+def test_without_a_stop_button_the_widget_says_to_interrupt() -> None:
+    reporter, _ = _widget(stop_button=False)
+    reporter.start("q")
+    assert reporter.button not in reporter.box.children
+    assert "interrupt the kernel to stop" in reporter.box.children[-1].value
 
 
 def test_widget_escapes_its_label() -> None:

@@ -142,8 +142,10 @@ def lab(chromium: str, cassandra_address: ServerAddress, tmp_path_factory: pytes
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
+    """Chromium, for the tests of one module: Playwright's sync API keeps an event loop running on this thread
+    while it is open, which would stop later tests (pytest-asyncio, ``asyncio.run``) from running theirs."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

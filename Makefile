@@ -9,16 +9,21 @@ STAMP := $(VENV)/.cassnb-installed
 WITH_SERVERS := scripts/with-local-servers
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install demo test test-unit lint docs notebooks bench soak server stop clean
+.PHONY: install labextension demo test test-unit lint docs notebooks bench soak server stop clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml labextension/package.json labextension/package-lock.json $(wildcard labextension/src/*.ts)
 	@test -n "$(PYTHON)" || { echo "cassnb needs Python 3.11 or newer (python3.11 not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,parquet,dev,prometheus]'
+	VENV=$(VENV) scripts/build-labextension
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## Rebuild the JupyterLab extension (CQL highlighting) from labextension/src and install it into .venv.
+labextension: install
+	VENV=$(VENV) scripts/build-labextension
 
 ## The main job: a local Cassandra, a sample dataset, a query shown as a pandas DataFrame.
 demo: install

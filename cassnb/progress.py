@@ -434,8 +434,11 @@ class WidgetProgress(_Counting):
         if self._display is None:
             from IPython import display as ipython_display
 
+            # A front end without widgets shows the text: say what the widget's Stop would have done.
+            bundle = dict(self.box._repr_mimebundle_() or {})
+            bundle["text/plain"] = "reading: interrupt the kernel to stop (the rows are kept)"
             show: Any = ipython_display.display
-            self._handle = show(self.box, display_id=True)
+            self._handle = show(bundle, raw=True, display_id=True)
         else:
             self._handle = self._display(self.box)
 

@@ -270,6 +270,23 @@ def test_without_a_stop_button_the_widget_says_to_interrupt() -> None:
     assert "interrupt the kernel to stop" in reporter.box.children[-1].value
 
 
+def test_a_front_end_without_widgets_is_told_to_interrupt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The widget is shown with a text/plain of its own: where widgets do not render, that is what is read."""
+    import IPython.display
+
+    shown: list[tuple[Any, dict[str, Any]]] = []
+    handle = Handle()
+    monkeypatch.setattr(IPython.display, "display", lambda *args, **kwargs: (shown.append((args, kwargs)), handle)[1])
+    reporter = WidgetProgress(interval=0.0)
+    reporter.start("q")
+    ((bundle,), options) = shown[0]
+    assert options == {"raw": True, "display_id": True}
+    assert bundle["text/plain"] == "reading: interrupt the kernel to stop (the rows are kept)"
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == reporter.box.model_id
+    reporter.finish()
+    assert repr(handle.updates[-1]).endswith("· done")
+
+
 def test_widget_escapes_its_label() -> None:
     reporter, _ = _widget()
     reporter.start("q")

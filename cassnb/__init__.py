@@ -45,6 +45,7 @@ def unload_ipython_extension(ipython: object) -> None:
 
     unload(ipython)
 
+
 __all__ = (
     "UNSET",
     "AsyncCluster",

@@ -124,9 +124,7 @@ def _timestamps(column: _Column) -> _Array:
 def _dates(column: _Column) -> _Array:
     # Read the driver's day count directly: datetime.date stops at year 9999 but datetime64[s] holds
     # the whole CQL date range (about 5.8 million years either side of 1970).
-    days = np.fromiter(
-        (_NAT if d is None else d.days_from_epoch for d in column), dtype=np.int64, count=len(column)
-    )
+    days = np.fromiter((_NAT if d is None else d.days_from_epoch for d in column), dtype=np.int64, count=len(column))
     seconds = days * _SECONDS_PER_DAY
     seconds[days == _NAT] = _NAT
     dates: _Array = pd.array(seconds.view("datetime64[s]"))
@@ -134,9 +132,7 @@ def _dates(column: _Column) -> _Array:
 
 
 def _times(column: _Column) -> _Array:
-    nanos = np.fromiter(
-        (_NAT if t is None else t.nanosecond_time for t in column), dtype=np.int64, count=len(column)
-    )
+    nanos = np.fromiter((_NAT if t is None else t.nanosecond_time for t in column), dtype=np.int64, count=len(column))
     times: _Array = pd.array(nanos.view("timedelta64[ns]"))
     return times
 
@@ -246,9 +242,7 @@ class FrameBuilder:
         # str, pandas 3 would infer its own string dtype and the column's dtype would depend on the data.
         series = {
             i: pd.Series(convert(column), dtype=dtype, copy=False)
-            for i, (convert, dtype, column) in enumerate(
-                zip(self._converters, self._dtypes, columns, strict=True)
-            )
+            for i, (convert, dtype, column) in enumerate(zip(self._converters, self._dtypes, columns, strict=True))
         }
         frame = pd.DataFrame(series, copy=False)
         frame.columns = self._columns

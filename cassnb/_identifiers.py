@@ -24,9 +24,7 @@ __all__ = ("is_qualified_name", "parse_identifier", "parse_qualified", "quote")
 _PART = r'[A-Za-z][A-Za-z0-9_]*|"(?:[^"]|"")+"'
 _QUALIFIED = re.compile(rf"(?:({_PART})\.)?({_PART})")
 
-_SPELLING = (
-    "a letter followed by letters, digits and underscores, or a double-quoted name such as \"MyTable\""
-)
+_SPELLING = 'a letter followed by letters, digits and underscores, or a double-quoted name such as "MyTable"'
 
 
 def quote(name: str) -> str:

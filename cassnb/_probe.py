@@ -46,7 +46,7 @@ def _request(sock: socket.socket, stream: int, opcode: int, body: bytes = b"") -
     if reply == _OP_ERROR:
         (code,) = struct.unpack(">i", payload[:4])
         (size,) = struct.unpack(">H", payload[4:6])
-        raise ProbeError(f"server error 0x{code:04X}: {payload[6:6 + size].decode(errors='replace')}")
+        raise ProbeError(f"server error 0x{code:04X}: {payload[6 : 6 + size].decode(errors='replace')}")
     if version & 0x7F != _V5_REQUEST:
         raise ProbeError(f"the server answered in protocol v{version & 0x7F}, not v5")
     return reply, payload

@@ -63,9 +63,7 @@ class Runner:
         cancel_grace: after an interrupt or timeout, how long to wait for the cancelled task to clean up.
     """
 
-    def __init__(
-        self, name: str = "cassnb-runner", *, poll_interval: float = 0.1, cancel_grace: float = 2.0
-    ) -> None:
+    def __init__(self, name: str = "cassnb-runner", *, poll_interval: float = 0.1, cancel_grace: float = 2.0) -> None:
         self._name = name
         self._poll_interval = poll_interval
         self._cancel_grace = cancel_grace
@@ -132,9 +130,7 @@ class Runner:
         """
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError(
-                "Runner.run() was called on the runner's own loop; await the coroutine instead"
-            )
+            raise RuntimeError("Runner.run() was called on the runner's own loop; await the coroutine instead")
         loop = self._ensure_started()
         call = _Call(coro)
         future = asyncio.run_coroutine_threadsafe(call.guarded(), loop)
@@ -154,9 +150,7 @@ class Runner:
                 self._cancel(loop, future, call)
             raise
 
-    def _cancel(
-        self, loop: asyncio.AbstractEventLoop, future: concurrent.futures.Future[Any], call: _Call
-    ) -> None:
+    def _cancel(self, loop: asyncio.AbstractEventLoop, future: concurrent.futures.Future[Any], call: _Call) -> None:
         future.cancel()  # cancels the task on the runner loop
         try:
             loop.call_soon_threadsafe(call.settle_if_never_started)

@@ -188,8 +188,12 @@ def _rules() -> tuple[_Rule, ...]:
     busy = "the node cannot serve requests now (overloaded, starting or shutting down)"
     return (
         ((AuthenticationFailed,), AuthenticationError, None, ""),
-        ((OperationTimedOut,), TimeoutError, "no answer from Cassandra within the client timeout",
-         "raise `timeout=`, or check the server's load"),
+        (
+            (OperationTimedOut,),
+            TimeoutError,
+            "no answer from Cassandra within the client timeout",
+            "raise `timeout=`, or check the server's load",
+        ),
         ((ReadTimeout, WriteTimeout), TimeoutError, None, "the replicas did not answer the coordinator in time"),
         ((OverloadedErrorMessage, IsBootstrappingErrorMessage), ConnectionError, busy, "retry once it is back"),
         ((ConnectionException,), ConnectionError, "the connection to Cassandra was lost: {message}", ""),

@@ -382,8 +382,7 @@ def frame_info(df: pd.DataFrame) -> FrameInfo:
     required = [f.name for f in fields(FrameInfo) if f.default is MISSING]
     if not isinstance(data, dict) or any(name not in data for name in required):
         raise ConfigurationError(
-            "this DataFrame has no attrs['cassnb']: "
-            "pass a frame returned by cassnb.query_df() or cassnb.more()"
+            "this DataFrame has no attrs['cassnb']: pass a frame returned by cassnb.query_df() or cassnb.more()"
         )
     return FrameInfo(**{name: data[name] for name in names if name in data})
 

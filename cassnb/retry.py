@@ -37,9 +37,7 @@ class IdempotentRetryPolicy(RetryPolicy):  # type: ignore[misc]
     ) -> tuple[int, Any]:
         return (self.RETRY_NEXT_HOST, None) if retry_num == 0 else (self.RETHROW, None)
 
-    def on_request_error(
-        self, query: Any, consistency: Any, error: Exception, retry_num: int
-    ) -> tuple[int, Any]:
+    def on_request_error(self, query: Any, consistency: Any, error: Exception, retry_num: int) -> tuple[int, Any]:
         if retry_num == 0 and getattr(query, "is_idempotent", False):
             return self.RETRY_NEXT_HOST, None
         return self.RETHROW, None

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
 Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
 
+
 def _explain_bind_error(statement: Any, parameters: Parameters, exc: Exception) -> str:
     """Name the marker whose value does not fit (the driver's own message may only say ``'int' ... encode``)."""
     prepared = getattr(statement, "prepared_statement", statement)
@@ -226,8 +227,7 @@ class AsyncSession:
             error.driver_error = exc
             raise error from None
         raise ConfigurationError(
-            f"parameters go with CQL text or a prepared statement; a {type(statement).__name__} has its values "
-            "already"
+            f"parameters go with CQL text or a prepared statement; a {type(statement).__name__} has its values already"
         )
 
     async def execute(

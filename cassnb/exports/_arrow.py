@@ -99,10 +99,7 @@ def arrow_type(cql_type: CqlType) -> pa.DataType:
         return pa.list_(arrow_type(cql_type.subtype), cql_type.vector_size)
     if issubclass(cql_type, cqltypes.UserType):
         return pa.struct(
-            [
-                pa.field(name, arrow_type(sub))
-                for name, sub in zip(cql_type.fieldnames, cql_type.subtypes, strict=True)
-            ]
+            [pa.field(name, arrow_type(sub)) for name, sub in zip(cql_type.fieldnames, cql_type.subtypes, strict=True)]
         )
     if issubclass(cql_type, cqltypes.TupleType):
         return pa.struct([pa.field(f"f{i}", arrow_type(sub)) for i, sub in enumerate(cql_type.subtypes)])
@@ -134,8 +131,7 @@ def normalizer(cql_type: CqlType) -> Normalizer:
         names = tuple(cql_type.fieldnames) if issubclass(cql_type, cqltypes.UserType) else ()
         fields = [_nullable(normalizer(sub)) for sub in cql_type.subtypes]
         return lambda value: tuple(
-            normalize(x)
-            for normalize, x in zip(fields, udt_values(value, names) if names else value, strict=False)
+            normalize(x) for normalize, x in zip(fields, udt_values(value, names) if names else value, strict=False)
         )
     if issubclass(cql_type, cqltypes.MapType):
         key_type, value_type = cql_type.subtypes

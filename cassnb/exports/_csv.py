@@ -78,11 +78,7 @@ class CsvWriter:
                 return texts
         must_quote = self._must_quote
         return [
-            null
-            if cell is None
-            else '"' + cell.replace('"', '""') + '"'
-            if cell == null or must_quote(cell)
-            else cell
+            null if cell is None else '"' + cell.replace('"', '""') + '"' if cell == null or must_quote(cell) else cell
             for cell in cells
         ]
 

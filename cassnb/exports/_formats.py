@@ -75,13 +75,9 @@ class CsvOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.delimiter, str) or len(self.delimiter) != 1 or self.delimiter in '"\r\n':
-            raise ValueError(
-                f"delimiter must be one character other than a quote or newline, got {self.delimiter!r}"
-            )
+            raise ValueError(f"delimiter must be one character other than a quote or newline, got {self.delimiter!r}")
         if not isinstance(self.null, str) or any(c in self.null for c in f'"\r\n{self.delimiter}'):
-            raise ValueError(
-                f"null must be text without quotes, newlines or the delimiter, got {self.null!r}"
-            )
+            raise ValueError(f"null must be text without quotes, newlines or the delimiter, got {self.null!r}")
 
 
 @dataclass(frozen=True)
@@ -111,14 +107,10 @@ class ParquetOptions:
         if self.row_group_size < 1:
             raise ValueError(f"row_group_size must be at least 1, got {self.row_group_size}")
         if self.compression not in _PARQUET_CODECS:
-            raise ValueError(
-                f"compression must be one of {', '.join(_PARQUET_CODECS)}; got {self.compression!r}"
-            )
+            raise ValueError(f"compression must be one of {', '.join(_PARQUET_CODECS)}; got {self.compression!r}")
         pa = _import_pyarrow()
         if self.compression != "none" and not pa.Codec.is_available(self.compression):
-            raise ValueError(
-                f"this pyarrow build has no {self.compression!r} codec; choose another compression"
-            )
+            raise ValueError(f"this pyarrow build has no {self.compression!r} codec; choose another compression")
 
 
 FormatOptions = CsvOptions | JsonlOptions | ParquetOptions

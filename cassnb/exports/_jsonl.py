@@ -40,9 +40,7 @@ class JsonlWriter:
         ValueError: two columns share a name (a JSON object cannot hold both); alias one in the query.
     """
 
-    def __init__(
-        self, column_names: Sequence[str], column_types: Sequence[type], *, gzipped: bool = False
-    ) -> None:
+    def __init__(self, column_names: Sequence[str], column_types: Sequence[type], *, gzipped: bool = False) -> None:
         duplicates = sorted({name for name in column_names if list(column_names).count(name) > 1})
         if duplicates:
             raise ValueError(
@@ -53,8 +51,7 @@ class JsonlWriter:
         self._forms = [json_form(cql_type) for cql_type in column_types]
         # '{"a":' before the first value, ',"b":' before each later one.
         self._keys = [
-            ("{" if index == 0 else ",") + _encode_json_string(name) + ":"
-            for index, name in enumerate(column_names)
+            ("{" if index == 0 else ",") + _encode_json_string(name) + ":" for index, name in enumerate(column_names)
         ]
         self._gzipped = gzipped
         self._sink: TextSink | None = None

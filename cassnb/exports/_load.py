@@ -120,8 +120,7 @@ class LoadReport:
         if self.rows_failed or self.rows_unknown:
             listed = f" (each listed in {self.rejects})" if self.rejects else " (rejects=PATH lists them all)"
         unknown = (
-            f", {self.rows_unknown:,} got no acknowledgement even after retries (each may or may not have been "
-            "written)"
+            f", {self.rows_unknown:,} got no acknowledgement even after retries (each may or may not have been written)"
             if self.rows_unknown
             else ""
         )

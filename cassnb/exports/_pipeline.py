@@ -156,9 +156,7 @@ async def write_pages(
                 await _in_thread(writer.open, target.temp_path)
                 columns = list(page.column_names)
             elif list(page.column_names) != columns:
-                raise ValueError(
-                    f"page {page_count + 1} has columns {list(page.column_names)}, not {columns}"
-                )
+                raise ValueError(f"page {page_count + 1} has columns {list(page.column_names)}, not {columns}")
             if writing is not None:
                 await _shielded(writing)
             writing = asyncio.ensure_future(asyncio.to_thread(writer.write_page, page.rows))

@@ -250,6 +250,7 @@ async def _to_directory(
     async def part(target: Path, bounds: tuple[int, int]) -> None:
         nonlocal written
         async with limit:
+
             async def counted() -> AsyncIterator[Page]:
                 async for page in _range_pages(session, statement, bounds, fetch_size):
                     _check_stop(reporter, counts.rows, counts.pages)
@@ -336,4 +337,3 @@ async def _reporting(
         raise
     reporter.finish()
     return report
-

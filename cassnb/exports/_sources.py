@@ -123,9 +123,7 @@ class _ParquetSource:
                 for offset in range(0, table.num_rows, batch_rows):
                     part = table.slice(offset, batch_rows)
                     bad: dict[int, str] = {}
-                    converted = [
-                        _arrow_column(part.column(i).combine_chunks(), c, bad) for i, c in enumerate(columns)
-                    ]
+                    converted = [_arrow_column(part.column(i).combine_chunks(), c, bad) for i, c in enumerate(columns)]
 
                     def source(index: int, part: Any = part) -> str:
                         return _as_json(part.slice(index, 1).to_pylist()[0])
@@ -198,8 +196,7 @@ class _CsvSource:
             elif len(record.fields) != width:
                 bad[index] = f"line {record.line}: {len(record.fields)} fields, the header has {width}"
         cells = [
-            [None if index in bad else record.fields[at] for index, (_, record) in enumerate(batch)]
-            for at in positions
+            [None if index in bad else record.fields[at] for index, (_, record) in enumerate(batch)] for at in positions
         ]
         converted = [
             c.convert(values, c.parse_text, bad, missing=_is_none) for values, c in zip(cells, columns, strict=True)

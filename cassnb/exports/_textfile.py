@@ -23,9 +23,7 @@ class TextSink:
         self._path = path
         self._raw: BinaryIO = open(path, "wb", buffering=_BUFFER_BYTES)  # closed in close()/abort()
         self._gzip = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=_GZIP_LEVEL)
-            if gzipped
-            else None
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=_GZIP_LEVEL) if gzipped else None
         )
         binary: BinaryIO = self._gzip if self._gzip is not None else self._raw  # type: ignore[assignment]
         self.text = io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=False)

@@ -163,9 +163,7 @@ def resolve_settings(
     )
 
 
-def read_password(
-    settings: Settings, file_sections: Mapping[str, Mapping[str, Any]] | None = None
-) -> Secret | None:
+def read_password(settings: Settings, file_sections: Mapping[str, Mapping[str, Any]] | None = None) -> Secret | None:
     """Fetch the password from where :attr:`Settings.password_from` says; ``None`` when there is no login.
 
     Raises:

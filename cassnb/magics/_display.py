@@ -78,8 +78,7 @@ class StreamPreview(RowsView):
     @property
     def footer(self) -> str:
         return (
-            f"first {plural(len(self.shown), 'row')} · {plural(self.rows, 'row')} · "
-            f"{plural(self.pages, 'page')} so far"
+            f"first {plural(len(self.shown), 'row')} · {plural(self.rows, 'row')} · {plural(self.pages, 'page')} so far"
         )
 
 
@@ -142,8 +141,7 @@ class TraceView:
 
     def _repr_html_(self) -> str:
         cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in row) + "</tr>"
-            for row in self._rows()
+            "<tr>" + "".join(f"<td>{html.escape(value)}</td>" for value in row) + "</tr>" for row in self._rows()
         )
         head = "".join(f"<th>{name}</th>" for name in ("elapsed (µs)", "source", "thread", "event"))
         return (

@@ -40,13 +40,11 @@ def _consistency(option: str, value: str | None) -> Consistency | None:
 class CqlMagic(Magics):
     """Run CQL from notebook cells; configure with ``%config CqlMagic.<option> = value``."""
 
-    displaylimit = Integer(10, help="Rows shown per result (0: all); every fetched row goes to --out.").tag(
+    displaylimit = Integer(10, help="Rows shown per result (0: all); every fetched row goes to --out.").tag(config=True)
+    fetch_size = Integer(5000, help="Rows per page requested from the server.").tag(config=True)
+    autolimit = Integer(0, help="Fetch at most this many rows per result unless --limit says otherwise (0: all).").tag(
         config=True
     )
-    fetch_size = Integer(5000, help="Rows per page requested from the server.").tag(config=True)
-    autolimit = Integer(
-        0, help="Fetch at most this many rows per result unless --limit says otherwise (0: all)."
-    ).tag(config=True)
     progress = CaselessStrEnum(
         ["auto", "widget", "text", "static", "off"], default_value="auto",
         help="Progress display for reads of two pages or more (see cassnb.progress); "
@@ -56,12 +54,8 @@ class CqlMagic(Magics):
         50_000, help="A SELECT still reading after this many rows continues as a stream, as with --stream "
                      "(0: only with --stream).",
     ).tag(config=True)  # fmt: skip
-    default_connection = Unicode("default", help="Name of a connection opened without --name.").tag(
-        config=True
-    )
-    hosts = Unicode(None, allow_none=True, help="Default hosts for %cql connect (HOST[,HOST...]).").tag(
-        config=True
-    )
+    default_connection = Unicode("default", help="Name of a connection opened without --name.").tag(config=True)
+    hosts = Unicode(None, allow_none=True, help="Default hosts for %cql connect (HOST[,HOST...]).").tag(config=True)
     port = Integer(None, allow_none=True, help="Default port for %cql connect.").tag(config=True)
     user = Unicode(None, allow_none=True, help="Default user for %cql connect.").tag(config=True)
     keyspace = Unicode(None, allow_none=True, help="Default keyspace for %cql connect.").tag(config=True)
@@ -78,9 +72,7 @@ class CqlMagic(Magics):
     @validate("displaylimit", "autolimit", "stream_threshold")
     def _non_negative(self, proposal: Any) -> int:
         if proposal["value"] < 0:
-            raise TraitError(
-                f"CqlMagic.{proposal['trait'].name} must be 0 (no limit) or a positive number of rows"
-            )
+            raise TraitError(f"CqlMagic.{proposal['trait'].name} must be 0 (no limit) or a positive number of rows")
         return int(proposal["value"])
 
     @validate("fetch_size")
@@ -95,9 +87,7 @@ class CqlMagic(Magics):
     @argument("--conn", "-c", metavar="NAME", help="run on this open connection (default: the current one)")
     @argument("--out", "-o", metavar="VAR", help="store the last result as a pandas DataFrame in VAR")
     @argument("--consistency", metavar="LEVEL", help="consistency level: ONE, QUORUM, LOCAL_QUORUM, ALL, ...")
-    @argument(
-        "--serial-consistency", metavar="LEVEL", help="SERIAL or LOCAL_SERIAL, for lightweight transactions"
-    )
+    @argument("--serial-consistency", metavar="LEVEL", help="SERIAL or LOCAL_SERIAL, for lightweight transactions")
     @argument("--fetch-size", type=int, metavar="ROWS", help="rows per page (default: CqlMagic.fetch_size)")
     @argument("--limit", type=int, metavar="ROWS", help="fetch at most ROWS rows per result (0: all)")
     @argument("--timeout", type=float, metavar="SECONDS", help="client timeout of each request to the server")
@@ -108,12 +98,8 @@ class CqlMagic(Magics):
         help="stream the cell's SELECT into PATH (.csv, .csv.gz, .parquet, .jsonl, .jsonl.gz), atomically",
     )  # fmt: skip
     @argument("--overwrite", action="store_true", help="with --export: replace an existing file")
-    @argument(
-        "--stream", action="store_true", help="stream each SELECT: live preview, interrupt keeps the rows"
-    )
-    @argument(
-        "statement", nargs="*", metavar="CQL", help="line form: the statement(s); the cell form uses the body"
-    )
+    @argument("--stream", action="store_true", help="stream each SELECT: live preview, interrupt keeps the rows")
+    @argument("statement", nargs="*", metavar="CQL", help="line form: the statement(s); the cell form uses the body")
     @line_cell_magics("cql", "cassnb")
     def cql(self, line: str, cell: str | None = None, local_ns: Mapping[str, Any] | None = None) -> Any:
         """Run CQL on Apache Cassandra and show every statement's result (alias: ``%cassnb`` / ``%%cassnb``).
@@ -196,9 +182,7 @@ class CqlMagic(Magics):
         return await self._dispatch(LoopHost(), line, cell, local_ns)
 
     async def _dispatch(self, host: Host, line: str, cell: str | None, local_ns: Mapping[str, Any] | None) -> Any:
-        namespace: Mapping[str, Any] = ChainMap(
-            dict(local_ns or {}), self.shell.user_ns if self.shell else {}
-        )
+        namespace: Mapping[str, Any] = ChainMap(dict(local_ns or {}), self.shell.user_ns if self.shell else {})
         if cell is None:
             word, _, rest = line.strip().partition(" ")
             command = COMMANDS.get(word.lower())
@@ -223,9 +207,7 @@ class CqlMagic(Magics):
             raise UsageError(f"--out needs a Python variable name, got {out!r}")
         if cell is not None:
             if text:
-                raise UsageError(
-                    f"unexpected text on the %%cql line: {text!r}; the CQL goes in the cell body"
-                )
+                raise UsageError(f"unexpected text on the %%cql line: {text!r}; the CQL goes in the cell body")
             text = cell
         if args.stream and args.tracing:
             raise UsageError("--stream and --tracing do not go together: a streamed read is not traced")

@@ -72,18 +72,14 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.fetch_size < 1:
-            raise ConfigurationError(
-                f"the fetch size must be a positive number of rows, got {self.fetch_size}"
-            )
+            raise ConfigurationError(f"the fetch size must be a positive number of rows, got {self.fetch_size}")
         if self.limit is not None and self.limit < 1:
             raise ConfigurationError(f"--limit must be a positive number of rows, got {self.limit}")
         if isinstance(self.timeout, float | int) and self.timeout <= 0:
             raise ConfigurationError(f"--timeout must be positive seconds, got {self.timeout}")
         serial = self.serial_consistency
         if serial is not None and serial not in (Consistency.SERIAL, Consistency.LOCAL_SERIAL):
-            raise ConfigurationError(
-                f"--serial-consistency must be SERIAL or LOCAL_SERIAL, got {serial.name}"
-            )
+            raise ConfigurationError(f"--serial-consistency must be SERIAL or LOCAL_SERIAL, got {serial.name}")
 
 
 @dataclass(frozen=True)

@@ -115,9 +115,11 @@ class AsyncSession:
         key = (query, keyspace or self._driver.keyspace)
         with self._prepared_lock:
             cached = self._prepared.get(key)
-            if cached is not None:
+            if cached is not None and self._table_exists(cached):
                 self._prepared.move_to_end(key)
                 return cached
+            if cached is not None:  # its table was dropped: ask the server again (which says what is wrong)
+                del self._prepared[key]
         try:
             prepared = await asyncio.to_thread(self._prepare_blocking, key, custom_payload)
         except Exception as exc:
@@ -125,11 +127,21 @@ class AsyncSession:
             raise self._error(exc, query) from None
         return prepared
 
+    def _table_exists(self, prepared: PreparedStatement) -> bool:
+        """Whether the table a prepared statement reads or writes is still in the driver's schema metadata,
+        which the server's schema-change events keep current (a ``DROP TABLE`` by any client reaches it)."""
+        columns = prepared.column_metadata or prepared.result_metadata
+        if not columns or not self._driver.cluster.schema_metadata_enabled:  # nothing to check it against
+            return True
+        keyspace, table = columns[0][0], columns[0][1]
+        found = self._driver.cluster.metadata.keyspaces.get(keyspace)
+        return found is not None and (table in found.tables or table in getattr(found, "views", {}))
+
     def _prepare_blocking(
         self, key: tuple[str, str | None], custom_payload: Mapping[str, bytes] | None
     ) -> PreparedStatement:
         with self._prepared_lock:
-            if (cached := self._prepared.get(key)) is not None:
+            if (cached := self._prepared.get(key)) is not None and self._table_exists(cached):
                 return cached
         prepared = self._driver.prepare(key[0], custom_payload=custom_payload, keyspace=key[1])
         if key[0].lstrip().upper().startswith("SELECT"):

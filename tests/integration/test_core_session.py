@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 from cassandra.query import BatchStatement, SimpleStatement
@@ -144,6 +145,32 @@ async def test_query_errors_keep_the_session_usable(session: AsyncSession, kv: s
     assert (await session.execute("SELECT count(*) FROM kv")).one()[0] >= 0
     errors = session.metrics().errors_by_type
     assert errors.get("SyntaxException", 0) >= 1 and errors.get("InvalidRequest", 0) >= 1
+
+
+async def test_prepare_after_a_drop_asks_the_server_again(session: AsyncSession, driver_session: Any) -> None:
+    """A cached prepared statement whose table was dropped is not handed out: prepare raises, and once the
+    table is back (with other columns) it is prepared anew and runs against the new schema."""
+    await session.execute("CREATE TABLE IF NOT EXISTS dropped (k int PRIMARY KEY, v text)")
+    query = "SELECT * FROM dropped WHERE k = ?"
+    await session.prepare(query)
+    await session.execute("DROP TABLE dropped")  # this session's own DDL: the driver refreshes its schema
+    with pytest.raises(QueryError, match="dropped"):
+        await session.prepare(query)
+    await session.execute("CREATE TABLE dropped (k int PRIMARY KEY, w int)")
+    await session.execute("INSERT INTO dropped (k, w) VALUES (?, ?)", [1, 7])
+    assert (await session.execute(query, [1])).one().w == 7
+
+    # Dropped by another client: the server's schema-change event reaches this session's driver.
+    driver_session.execute(f"DROP TABLE {session.keyspace}.dropped")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await session.prepare(query)
+        except QueryError as exc:
+            assert "dropped" in str(exc)
+            break
+        assert time.monotonic() < deadline, "the drop by another client never reached the session"
+        await asyncio.sleep(0.05)
 
 
 async def test_batches_keyspaces_and_closed_sessions(

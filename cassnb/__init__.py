@@ -4,6 +4,9 @@ The async core (:class:`AsyncCluster`, :class:`AsyncSession`, results and page-b
 cassandra-driver; ``%load_ext cassnb`` adds the ``%cql`` / ``%%cql`` magics.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import _logging
 from ._connect import connect
 from .cluster import AsyncCluster
@@ -19,16 +22,45 @@ from .exceptions import (
     UnauthorizedError,
     UnavailableError,
 )
-from .exports import ExportReport, LoadReport, export, export_table, load
-from .frames import FrameInfo, FrameStream, frame_info, more, query_df, stream_frames
 from .metrics import MetricsSnapshot
 from .options import UNSET, Consistency, RowFormat
 from .progress import StopSignal
 from .result import AsyncResultSet
 from .session import AsyncSession
-from .streaming import AsyncStreamingResultSet, Page, StreamConfig
+from .streaming import AsyncStreamingResultSet, Page, StreamConfig, create_streaming_statement
+
+if TYPE_CHECKING:
+    from .exports import ExportReport, LoadReport, export, export_table, load
+    from .frames import FrameInfo, FrameStream, frame_info, more, query_df, stream_frames
 
 __version__ = "0.1.0"
+
+# The names code written for async-cassandra imports (see docs/migrating.md).
+AsyncCassandraSession = AsyncSession
+AsyncCassandraError = CassnbError
+
+# DataFrames and files need pandas and pyarrow; the async core does not. These names are imported on first
+# use, so a web service that only runs queries pays for neither (``import cassnb`` imports no pandas).
+_LAZY = {
+    **dict.fromkeys(("ExportReport", "LoadReport", "export", "export_table", "load"), "exports"),
+    **dict.fromkeys(("FrameInfo", "FrameStream", "frame_info", "more", "query_df", "stream_frames"), "frames"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("exports", "frames"):  # the modules themselves, as `cassnb.frames` after `import cassnb`
+        return importlib.import_module(f".{name}", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cassnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 _logging.install()
 
@@ -48,6 +80,8 @@ def unload_ipython_extension(ipython: object) -> None:
 
 __all__ = (
     "UNSET",
+    "AsyncCassandraError",
+    "AsyncCassandraSession",
     "AsyncCluster",
     "AsyncResultSet",
     "AsyncSession",
@@ -74,6 +108,7 @@ __all__ = (
     "UnavailableError",
     "__version__",
     "connect",
+    "create_streaming_statement",
     "export",
     "export_table",
     "frame_info",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import re
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from cassandra.policies import (
 from ._awaitable import AwaitableContext
 from ._probe import ProbeError, handshake
 from ._secret import Secret, SecretAuthProvider
-from .exceptions import ClosedError, ConfigurationError, ConnectionError, translate
+from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, translate
 from .retry import IdempotentRetryPolicy
 from .session import AsyncSession
 
@@ -155,26 +156,39 @@ class AsyncCluster:
         return self._cluster
 
     # ------------------------------------------------------------------ sessions
-    def connect(self, keyspace: str | None = None) -> AwaitableContext[AsyncSession]:
+    def connect(self, keyspace: str | None = None, timeout: float | None = None) -> AwaitableContext[AsyncSession]:
         """Open a session: ``session = await cluster.connect(ks)`` or ``async with cluster.connect(ks) as s``.
+
+        ``timeout`` bounds the wait in seconds (``None``: the driver's own connect timeouts apply); a session
+        that opens after it is given up is shut down.
 
         Raises:
             ConnectionError: no host reachable, or the server cannot speak protocol v5 (the message names
                 the versions it offers).
             AuthenticationError: the credentials were refused.
             ClosedError: the cluster was shut down.
+            TimeoutError: no session within ``timeout``.
         """
-        return AwaitableContext(lambda: self._open_session(keyspace))
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+            raise ConfigurationError(f"timeout must be positive seconds or None, got {timeout!r}")
+        return AwaitableContext(lambda: self._open_session(keyspace, timeout))
 
-    async def _open_session(self, keyspace: str | None) -> AsyncSession:
+    async def _open_session(self, keyspace: str | None, timeout: float | None = None) -> AsyncSession:
         if self._closed:
             raise ClosedError("this cluster was shut down; create a new AsyncCluster")
         if self._cluster.is_shutdown:
             # The driver shuts its Cluster down when the first connection fails; a later connect() of the same
             # AsyncCluster (the server has come up since) starts afresh from the same settings.
             self._cluster = self._new_driver_cluster()
+        opening = asyncio.ensure_future(asyncio.to_thread(self._cluster.connect, keyspace))
         try:
-            driver_session = await asyncio.to_thread(self._cluster.connect, keyspace)
+            driver_session = await asyncio.wait_for(asyncio.shield(opening), timeout)
+        except builtins.TimeoutError:
+            opening.add_done_callback(_shut_down_late_session)
+            raise TimeoutError(
+                f"no session within {timeout} s (contact points {', '.join(map(str, self.contact_points))}); "
+                "check that the server is up, or allow a longer timeout"
+            ) from None
         except NoHostAvailable as exc:
             unsupported = await asyncio.to_thread(self._protocol_problem, exc)
             if unsupported is not None:
@@ -238,3 +252,9 @@ class AsyncCluster:
         state = "closed" if self._closed else "open"
         auth = " auth" if self._cluster.auth_provider is not None else ""
         return f"<AsyncCluster {state}{auth} contact_points={self.contact_points} port={self.port}>"
+
+
+def _shut_down_late_session(opening: asyncio.Future[Any]) -> None:
+    """A session that opened after its caller gave up waiting is closed, not leaked."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().shutdown()

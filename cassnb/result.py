@@ -61,6 +61,11 @@ class AsyncResultSet:
         """Every row as a list."""
         return list(self._rows)
 
+    @property
+    def rows(self) -> list[Any]:
+        """Every row as a list (the same as :meth:`all`)."""
+        return list(self._rows)
+
     # ------------------------------------------------------------------ metadata
     @property
     def column_names(self) -> list[str]:

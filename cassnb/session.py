@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement, bind_params
 
-from . import frames
 from ._awaitable import AwaitableContext
 from ._bridge import PageData, PageFetcher
 from ._identifiers import parse_identifier, quote
@@ -34,6 +33,7 @@ from .streaming import AsyncStreamingResultSet, StreamConfig
 if TYPE_CHECKING:
     import pandas as pd
 
+    from . import frames
     from .cluster import AsyncCluster
 
 Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
@@ -329,7 +329,9 @@ class AsyncSession:
         ``async with await session.execute_stream(...)``. ``paging_state`` and ``skip_rows`` resume a stream
         exactly where an earlier one stopped (see :attr:`AsyncStreamingResultSet.paging_state`).
         """
-        config = stream_config or StreamConfig()
+        # A statement that carries its own page size (e.g. from create_streaming_statement) keeps it.
+        own = getattr(query, "fetch_size", None)
+        config = stream_config or (StreamConfig(fetch_size=own) if isinstance(own, int) and own > 0 else StreamConfig())
         if not isinstance(config, StreamConfig):
             raise ConfigurationError(f"stream_config must be a StreamConfig, got {type(config).__name__}")
         if timeout is UNSET and config.timeout is not None:
@@ -358,20 +360,29 @@ class AsyncSession:
 
     def stream_frames(self, query: Query, parameters: Parameters = None, **options: Any) -> frames.FrameStream:
         """Stream a query as pandas DataFrame chunks, one per page: see :func:`cassnb.frames.stream_frames`."""
+        from . import frames  # pandas is imported by the first DataFrame read, not by `import cassnb`
+
         return frames.stream_frames(self, query, parameters, **options)
 
     async def query_df(self, query: Query, parameters: Parameters = None, **options: Any) -> pd.DataFrame:
         """Run a query into one DataFrame, with progress, stop and resume: see :func:`cassnb.frames.query_df`."""
+        from . import frames
+
         return await frames.query_df(self, query, parameters, **options)
 
     async def execute_batch(
         self,
-        statements: Iterable[Query | tuple[Query, Parameters]],
+        statements: Iterable[Query | tuple[Query, Parameters]] | BatchStatement,
         *,
         batch_type: BatchType = BatchType.LOGGED,
         timeout: float | _Unset | None = UNSET,
     ) -> AsyncResultSet:
-        """Run several statements as one batch; ``?`` strings are prepared through the cache."""
+        """Run several statements as one batch; ``?`` strings are prepared through the cache.
+
+        ``statements`` may also be a ``BatchStatement`` built with the driver, which is run as it is.
+        """
+        if isinstance(statements, BatchStatement):
+            return await self.execute(statements, timeout=timeout)
         batch = BatchStatement(batch_type=batch_type)
         for item in statements:
             query, parameters = item if isinstance(item, tuple) else (item, None)

@@ -22,10 +22,10 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import InitVar, dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 from ._bridge import PageData, PageFetcher
 from .exceptions import ClosedError, ConfigurationError, translate
@@ -67,15 +67,20 @@ class StreamConfig:
         page_callback: ``callback(page_number, rows_in_page)``, run on the event loop as each page is handed
             to the consumer. An exception in it is logged and does not stop the stream.
         timeout: seconds allowed for each page request (not for the whole stream); ``None`` uses the
-            session's default request timeout.
+            session's default request timeout. ``timeout_seconds`` is accepted as the same setting.
     """
 
     fetch_size: int = 5000
     max_pages: int | None = None
     page_callback: PageCallback | None = field(default=None, compare=False)
     timeout: float | None = None
+    timeout_seconds: InitVar[float | None] = None  # the same as ``timeout``, as async-cassandra spells it
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, timeout_seconds: float | None) -> None:
+        if timeout_seconds is not None:
+            if self.timeout is not None and self.timeout != timeout_seconds:
+                raise ConfigurationError("StreamConfig: give timeout or timeout_seconds (the same setting), not both")
+            object.__setattr__(self, "timeout", timeout_seconds)
         if not isinstance(self.fetch_size, int) or self.fetch_size < 1:
             raise ConfigurationError(f"StreamConfig.fetch_size must be a positive integer, got {self.fetch_size!r}")
         if self.max_pages is not None and (not isinstance(self.max_pages, int) or self.max_pages < 1):
@@ -84,6 +89,18 @@ class StreamConfig:
             )
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigurationError(f"StreamConfig.timeout must be positive seconds or None, got {self.timeout!r}")
+
+
+def create_streaming_statement(query: str, fetch_size: int = 1000, consistency_level: Any = None) -> Any:
+    """A statement that streams ``fetch_size`` rows a page when given to ``execute_stream`` without a
+    ``stream_config`` (and, optionally, at ``consistency_level``)."""
+    from cassandra.query import SimpleStatement
+
+    StreamConfig(fetch_size=fetch_size)  # the same checks as everywhere
+    statement = SimpleStatement(query, fetch_size=fetch_size)
+    if consistency_level is not None:
+        statement.consistency_level = consistency_level
+    return statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +114,17 @@ class Page:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        """A row of the page, or a list of them for a slice: a page reads as the list of its rows."""
+        return self.rows[index]
 
 
 class AsyncStreamingResultSet:
@@ -156,6 +184,11 @@ class AsyncStreamingResultSet:
     @property
     def is_closed(self) -> bool:
         return self._closed
+
+    @property
+    def total_rows_fetched(self) -> int:
+        """Rows received from the server so far (the same as :attr:`rows_fetched`)."""
+        return self.rows_fetched
 
     @property
     def exhausted(self) -> bool:

@@ -7,7 +7,6 @@ cassandra-driver; ``%load_ext cassnb`` adds the ``%cql`` / ``%%cql`` magics.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import _logging
 from ._connect import connect
 from .cluster import AsyncCluster
 from .exceptions import (
@@ -60,9 +59,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
-
-
-_logging.install()
 
 
 def load_ipython_extension(ipython: object) -> None:

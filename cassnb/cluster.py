@@ -19,6 +19,7 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 
+from . import _logging
 from ._awaitable import AwaitableContext
 from ._probe import ProbeError, handshake
 from ._secret import Secret, SecretAuthProvider
@@ -96,6 +97,7 @@ class AsyncCluster:
         self._cluster = self._new_driver_cluster()
         self._closed = False
         self._sessions: list[AsyncSession] = []
+        _logging.acquire()
 
     def _new_driver_cluster(self) -> Cluster:
         """A driver ``Cluster`` from this cluster's settings (again after a failed first connect, see connect)."""
@@ -231,6 +233,7 @@ class AsyncCluster:
         if self._closed:
             return
         self._closed = True
+        _logging.release()
         for session in self._sessions:
             with contextlib.suppress(Exception):
                 await session.close()

@@ -21,29 +21,16 @@ from typing import Any, Protocol, TypeVar
 
 from cassnb.exports._atomic import AtomicFile, explain_os_error
 from cassnb.exports._formats import ExportFormat, PageWriter, make_writer, parse_options
+from cassnb.streaming import Page  # noqa: F401  (re-exported: one Page for streams and exports)
 
 T = TypeVar("T")
 
 _SUFFIXES = {fmt.suffix: fmt for fmt in ExportFormat}
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a result, as the driver returns it.
-
-    Attributes:
-        column_names: ``ResultSet.column_names``.
-        column_types: ``ResultSet.column_types`` (driver type classes from ``cassandra.cqltypes``).
-        rows: row tuples (the driver's ``tuple_factory``; named tuples work too).
-    """
-
-    column_names: Sequence[str]
-    column_types: Sequence[type]
-    rows: Sequence[Sequence[Any]]
-
-
 class PageLike(Protocol):
-    """What ``write_pages`` reads from a page: ``Page`` and the core's streaming pages both qualify."""
+    """What ``write_pages`` reads from a page: a stream's :class:`~cassnb.Page`, or anything with the same
+    three attributes (``column_names``, ``column_types`` and ``rows`` as row tuples)."""
 
     @property
     def column_names(self) -> Sequence[str]: ...
@@ -121,7 +108,7 @@ async def write_pages(
     closed (``aclose``) when this returns or fails.
 
     Args:
-        pages: the result pages (``Page`` objects, or anything with the same three attributes).
+        pages: the result pages (:class:`~cassnb.Page` objects, or anything with the same three attributes).
         path: the target file; its suffix picks the format unless ``format`` is given.
         format: ``csv``, ``csv.gz``, ``parquet``, ``jsonl`` or ``jsonl.gz``.
         overwrite: replace an existing file at ``path``.

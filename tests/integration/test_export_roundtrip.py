@@ -340,7 +340,7 @@ async def driver_pages(session: Any, query: str) -> AsyncIterator[Page]:
     statement = SimpleStatement(query, fetch_size=1)
     result = await asyncio.to_thread(session.execute, statement, execution_profile="export_tuples")
     while True:
-        yield Page(result.column_names, result.column_types, list(result.current_rows))
+        yield Page(1, list(result.current_rows), result.column_names, result.column_types)
         if not result.has_more_pages:
             return
         await asyncio.to_thread(result.fetch_next_page)
@@ -451,7 +451,7 @@ async def peak_memory(target: Path, total: int) -> tuple[int, int]:
         nonlocal arrow_peak
         for rows in generated_pages(total):
             arrow_peak = max(arrow_peak, pa.total_allocated_bytes())
-            yield Page(MEMORY_NAMES, MEMORY_TYPES, rows)
+            yield Page(1, rows, MEMORY_NAMES, MEMORY_TYPES)
             del rows
 
     tracemalloc.start()

@@ -35,7 +35,7 @@ async def stream(
 ) -> AsyncIterator[Page]:
     for rows in pages:
         await asyncio.sleep(0)
-        yield Page(names, types, rows)
+        yield Page(1, rows, names, types)
 
 
 async def export(
@@ -68,6 +68,7 @@ def test_public_names() -> None:
         "ExportFormat", "ExportReport", "LoadReport", "Page", "export", "export_table", "load", "token_ranges",
         "write_pages",
     )
+    assert cassnb.exports.Page is cassnb.Page  # one Page, for streams and for exports
 
 
 # --- formats and options -----------------------------------------------------------------------------
@@ -324,8 +325,8 @@ def test_atomic_context_aborts_on_any_exception(tmp_path: Path, error: BaseExcep
 @pytest.mark.parametrize("filename", ["t.csv", "t.jsonl.gz", "t.parquet"])
 async def test_error_mid_stream_leaves_nothing(tmp_path: Path, filename: str) -> None:
     async def failing() -> AsyncIterator[Page]:
-        yield Page(NAMES, TYPES, [(1, "a", 1.0)])
-        yield Page(NAMES, TYPES, [(2, "b", 2.0)])
+        yield Page(1, [(1, "a", 1.0)], NAMES, TYPES)
+        yield Page(1, [(2, "b", 2.0)], NAMES, TYPES)
         raise ConnectionError("server went away")
 
     with pytest.raises(ConnectionError):
@@ -363,7 +364,7 @@ async def test_cancelling_mid_stream_leaves_nothing(tmp_path: Path, filename: st
         for n in range(10**9):
             if n == 3:
                 third_page_sent.set()
-            yield Page(NAMES, TYPES, [(n, "x", 0.0)] * 100)
+            yield Page(1, [(n, "x", 0.0)] * 100, NAMES, TYPES)
             await asyncio.sleep(0.001)
 
     task = asyncio.create_task(write_pages(endless(), tmp_path / filename))
@@ -396,7 +397,7 @@ async def test_cancelling_during_a_page_write_waits_for_the_thread(tmp_path: Pat
     rows.started = lambda: loop.call_soon_threadsafe(writing.set)
 
     async def pages() -> AsyncIterator[Page]:
-        yield Page(NAMES, TYPES, rows)
+        yield Page(1, rows, NAMES, TYPES)
         await asyncio.sleep(3600)
 
     task = asyncio.create_task(write_pages(pages(), tmp_path / "t.csv"))
@@ -432,8 +433,8 @@ async def test_report_and_empty_results(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_pages_must_keep_their_columns(tmp_path: Path) -> None:
     async def drifting() -> AsyncIterator[Page]:
-        yield Page(NAMES, TYPES, [(1, "a", 1.0)])
-        yield Page(("id", "other", "score"), TYPES, [(2, "b", 2.0)])
+        yield Page(1, [(1, "a", 1.0)], NAMES, TYPES)
+        yield Page(2, [(2, "b", 2.0)], ("id", "other", "score"), TYPES)
 
     with pytest.raises(ValueError, match="page 2 has columns"):
         await write_pages(drifting(), tmp_path / "t.csv")
@@ -446,9 +447,9 @@ async def test_the_page_stream_is_closed(tmp_path: Path) -> None:
 
     async def pages() -> AsyncIterator[Page]:
         try:
-            yield Page(NAMES, TYPES, [(1, "a", 1.0)])
-            yield Page(NAMES, TYPES, [(1, "a", "bad")])
-            yield Page(NAMES, TYPES, [(1, "a", 1.0)])
+            yield Page(1, [(1, "a", 1.0)], NAMES, TYPES)
+            yield Page(1, [(1, "a", "bad")], NAMES, TYPES)
+            yield Page(1, [(1, "a", 1.0)], NAMES, TYPES)
         finally:
             closed.append(True)
 
@@ -459,7 +460,7 @@ async def test_the_page_stream_is_closed(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_any_object_with_the_page_attributes_will_do(tmp_path: Path) -> None:
-    class CorePage:  # like the streaming core's pages, which also carry a page number
+    class CorePage:  # not a cassnb Page: an object of its own with the same attributes (and one more)
         def __init__(self, number: int, rows: list[tuple[Any, ...]]) -> None:
             self.number, self.rows, self.column_names, self.column_types = number, rows, NAMES, TYPES
 

@@ -21,7 +21,6 @@ from typing import Any, Protocol, TypeVar
 
 from cassnb.exports._atomic import AtomicFile, explain_os_error
 from cassnb.exports._formats import ExportFormat, PageWriter, make_writer, parse_options
-from cassnb.streaming import Page  # noqa: F401  (re-exported: one Page for streams and exports)
 
 T = TypeVar("T")
 

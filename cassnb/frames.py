@@ -52,7 +52,7 @@ import pandas as pd
 from ._frames import FrameBuilder
 from ._gc import collect_young, deferred_collections
 from .exceptions import CassnbError, ClosedError, ConfigurationError, describe_statement
-from .options import UNSET, RowFormat, _Unset
+from .options import UNSET, RowFormat, Unset
 from .progress import ProgressSpec, StopSignal, choose_progress, stop_on_interrupt
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig
 
@@ -102,7 +102,7 @@ class FrameStream:
         *,
         fetch_size: int = 5000,
         max_rows: int | None = None,
-        timeout: float | _Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
         progress: ProgressSpec = False,
         stop: StopSignal | None = None,
         paging_state: bytes | None = None,
@@ -311,7 +311,7 @@ def stream_frames(
     *,
     fetch_size: int = 5000,
     max_rows: int | None = None,
-    timeout: float | _Unset | None = UNSET,
+    timeout: float | Unset | None = UNSET,
     progress: ProgressSpec = False,
     stop: StopSignal | None = None,
 ) -> FrameStream:
@@ -487,7 +487,7 @@ async def query_df(
     fetch_size: int = 5000,
     max_rows: int | None = None,
     progress: ProgressSpec = "auto",
-    timeout: float | _Unset | None = UNSET,
+    timeout: float | Unset | None = UNSET,
     stop: StopSignal | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> pd.DataFrame:
@@ -538,7 +538,7 @@ async def more(
     *,
     max_rows: int | None = None,
     progress: ProgressSpec = "auto",
-    timeout: float | _Unset | None = UNSET,
+    timeout: float | Unset | None = UNSET,
     stop: StopSignal | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> pd.DataFrame:

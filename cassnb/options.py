@@ -6,7 +6,7 @@ import enum
 from typing import Final
 
 
-class _Unset(enum.Enum):
+class Unset(enum.Enum):
     """Marks an argument that was not given, where ``None`` is a meaningful value of its own."""
 
     UNSET = "UNSET"
@@ -15,7 +15,7 @@ class _Unset(enum.Enum):
         return "UNSET"
 
 
-UNSET: Final = _Unset.UNSET
+UNSET: Final = Unset.UNSET
 
 
 class RowFormat(enum.Enum):

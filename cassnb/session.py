@@ -26,7 +26,7 @@ from .exceptions import (
     translate,
 )
 from .metrics import MetricsSnapshot, SessionMetrics
-from .options import UNSET, RowFormat, _Unset
+from .options import UNSET, RowFormat, Unset
 from .result import AsyncResultSet
 from .streaming import AsyncStreamingResultSet, StreamConfig
 
@@ -182,7 +182,7 @@ class AsyncSession:
         statement: Query,
         parameters: Parameters,
         *,
-        timeout: float | _Unset | None,
+        timeout: float | Unset | None,
         execution_profile: Any,
         paging_state: bytes | None,
         fetch_size: int | None,
@@ -247,9 +247,9 @@ class AsyncSession:
         query: Query,
         parameters: Parameters = None,
         *,
-        timeout: float | _Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
-        paging_state: bytes | _Unset | None = UNSET,
+        paging_state: bytes | Unset | None = UNSET,
         fetch_size: int | None = None,
         trace: bool = False,
         custom_payload: Mapping[str, bytes] | None = None,
@@ -319,7 +319,7 @@ class AsyncSession:
         stream_config: StreamConfig | None = None,
         paging_state: bytes | None = None,
         skip_rows: int = 0,
-        timeout: float | _Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
         row_format: RowFormat | None = None,
     ) -> AwaitableContext[AsyncStreamingResultSet]:
@@ -375,7 +375,7 @@ class AsyncSession:
         statements: Iterable[Query | tuple[Query, Parameters]] | BatchStatement,
         *,
         batch_type: BatchType = BatchType.LOGGED,
-        timeout: float | _Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
     ) -> AsyncResultSet:
         """Run several statements as one batch; ``?`` strings are prepared through the cache.
 

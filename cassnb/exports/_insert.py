@@ -35,7 +35,7 @@ from cassnb.exceptions import (
 )
 from cassnb.exports._pipeline import _settle
 from cassnb.exports._rejects import Rejects
-from cassnb.options import UNSET, _Unset
+from cassnb.options import UNSET, Unset
 from cassnb.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Inserter:
     async def _write(self, values: Sequence[Any]) -> _Outcome:
         """Insert one row, retrying while no answer comes (for up to ``retry_for`` seconds)."""
         retry = self.retry
-        timeout: float | _Unset | None = UNSET if retry.timeout is None else retry.timeout
+        timeout: float | Unset | None = UNSET if retry.timeout is None else retry.timeout
         pause, give_up = retry.first_pause, None
         while True:
             try:

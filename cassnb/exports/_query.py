@@ -27,7 +27,7 @@ from .._gc import collect_young, deferred_collections
 from .._identifiers import quote
 from .._schema import find_table
 from ..exceptions import ConfigurationError, describe_statement
-from ..options import UNSET, RowFormat, _Unset
+from ..options import UNSET, RowFormat, Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
 from ..streaming import Page, StreamConfig
 from ._atomic import AtomicDirectory
@@ -51,7 +51,7 @@ async def export(
     fetch_size: int = 5000,
     progress: ProgressSpec = "auto",
     overwrite: bool = False,
-    timeout: float | _Unset | None = UNSET,
+    timeout: float | Unset | None = UNSET,
     **format_options: Any,
 ) -> ExportReport:
     """Stream the rows of ``query`` into a CSV, Parquet or JSON Lines file, page by page, atomically.

@@ -19,7 +19,7 @@ from cassandra.query import SimpleStatement
 from .._cqltext import bind_named_markers, resolve_parameters, split_statements
 from ..exceptions import ConfigurationError
 from ..exports._parse import bindable
-from ..options import UNSET, Consistency, _Unset
+from ..options import UNSET, Consistency, Unset
 from ._ipython import display
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class RunOptions:
     serial_consistency: Consistency | None = None
     fetch_size: int = 5000
     limit: int | None = None
-    timeout: float | _Unset | None = UNSET
+    timeout: float | Unset | None = UNSET
     tracing: bool = False
     keyspace: str | None = None
 

@@ -185,6 +185,9 @@ class AsyncCluster:
         opening = asyncio.ensure_future(asyncio.to_thread(self._cluster.connect, keyspace))
         try:
             driver_session = await asyncio.wait_for(asyncio.shield(opening), timeout)
+        except asyncio.CancelledError:  # the caller gave up: the session it would have had is closed when it opens
+            opening.add_done_callback(_shut_down_late_session)
+            raise
         except builtins.TimeoutError:
             opening.add_done_callback(_shut_down_late_session)
             raise TimeoutError(

@@ -29,8 +29,9 @@ from .session import AsyncSession
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig, create_streaming_statement
 
 if TYPE_CHECKING:
-    from .exports import ExportReport, LoadReport, export, export_table, load
+    from .exports import ExportReport, export, export_table
     from .frames import FrameInfo, FrameStream, frame_info, more, query_df, stream_frames
+    from .loading import LoadReport, load
 
 __version__ = "0.1.0"
 
@@ -41,13 +42,19 @@ AsyncCassandraError = CassnbError
 # DataFrames and files need pandas and pyarrow; the async core does not. These names are imported on first
 # use, so a web service that only runs queries pays for neither (``import cassnb`` imports no pandas).
 _LAZY = {
-    **dict.fromkeys(("ExportReport", "LoadReport", "export", "export_table", "load"), "exports"),
+    **dict.fromkeys(("ExportReport", "export", "export_table"), "exports"),
+    **dict.fromkeys(("LoadReport", "load"), "loading"),
     **dict.fromkeys(("FrameInfo", "FrameStream", "frame_info", "more", "query_df", "stream_frames"), "frames"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("exports", "frames"):  # the modules themselves, as `cassnb.frames` after `import cassnb`
+    if name in (
+        "exports",
+        "formats",
+        "frames",
+        "loading",
+    ):  # the modules themselves, as `cassnb.frames` after `import cassnb`
         return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:

@@ -19,9 +19,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._atomic import TargetExistsError
 from ._secret import Secret
 from .exceptions import CassnbError
-from .exports._atomic import TargetExistsError
 from .progress import ProgressSpec
 
 Work = Callable[[Any, dict[str, Any]], Awaitable[Any]]
@@ -106,7 +106,7 @@ def add_data_commands(commands: Any) -> None:
 
 def _format_options(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` options; values of integer options (``row_group_size``) become ints."""
-    from .exports._formats import CsvOptions, ParquetOptions
+    from .formats import CsvOptions, ParquetOptions
 
     integers = {
         field.name
@@ -164,7 +164,7 @@ def _export_table(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from .exports._load import LoadReport, load
+    from .loading import LoadReport, load
 
     status = 0
 

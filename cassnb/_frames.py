@@ -8,30 +8,9 @@ The dtype of a column depends only on its CQL type, never on the values in a pag
 a page full of nulls and an empty page all give the same dtypes, so ``pd.concat`` of many pages keeps
 them (pandas would otherwise fall back to ``object`` or ``float64`` whenever two pages disagree).
 
-=============================  =========================  =============================================
-CQL type                       pandas dtype               cells (null)
-=============================  =========================  =============================================
-tinyint / smallint / int       Int8 / Int16 / Int32       Python ints (``pd.NA``)
-bigint, counter                Int64                      Python ints (``pd.NA``)
-float / double                 Float32 / Float64          floats; a stored NaN stays NaN (``pd.NA``)
-boolean                        boolean                    bools (``pd.NA``)
-text, varchar, ascii           string[python]             str (``pd.NA``)
-timestamp                      datetime64[ms, UTC]        rounded to the stored millisecond (``NaT``)
-date                           datetime64[s]              midnight of that day, naive (``NaT``)
-time                           timedelta64[ns]            time since midnight (``NaT``)
-varint / decimal               object                     ``int`` / ``decimal.Decimal`` (None)
-uuid, timeuuid                 object                     ``uuid.UUID`` (None)
-blob                           object                     ``bytes`` (None)
-inet                           object                     ``str`` (None)
-duration                       object                     ``cassandra.util.Duration`` (None)
-list<T>, vector<T, n>          object                     ``list`` (None)
-set<T>                         object                     ``cassandra.util.SortedSet`` (None)
-map<K, V>                      object                     ``cassandra.util.OrderedMapSerializedKey``
-tuple<...>                     object                     ``tuple`` (None)
-user-defined type              object                     the driver's namedtuple, or the registered class
-frozen<T>                      as T
-anything else                  object                     whatever the driver decoded (None)
-=============================  =========================  =============================================
+The dtype of each CQL type is the ``pandas`` column of the type registry (``cassnb._types``); this module
+only knows how to build a column of each dtype. Types without a dedicated dtype (and unknown ones) stay
+``object`` columns of whatever the driver decoded.
 
 ``docs/types.md`` explains the choices, including why every CQL ``date`` fits but some ``timestamp``
 values cannot be decoded by the driver at all.
@@ -46,8 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from cassandra.cqltypes import FrozenType, ReversedType, UserType
 from pandas.api.extensions import ExtensionArray
+
+from ._types import scalar_type
 
 __all__ = ["STRING_DTYPE", "FrameBuilder", "dtype_for"]
 
@@ -137,31 +117,26 @@ def _times(column: _Column) -> _Array:
     return times
 
 
-_BY_TYPENAME: dict[str, _Converter] = {
-    "tinyint": _integers(np.int8),
-    "smallint": _integers(np.int16),
-    "int": _integers(np.int32),
-    "bigint": _integers(np.int64),
-    "counter": _integers(np.int64),
-    "float": _floats(np.float32),
-    "double": _floats(np.float64),
+# dtype (the registry's ``pandas`` column) -> how a page column becomes a column of it.
+_BY_DTYPE: dict[str, _Converter] = {
+    "Int8": _integers(np.int8),
+    "Int16": _integers(np.int16),
+    "Int32": _integers(np.int32),
+    "Int64": _integers(np.int64),
+    "Float32": _floats(np.float32),
+    "Float64": _floats(np.float64),
     "boolean": _booleans,
-    "text": _strings,
-    "varchar": _strings,
-    "ascii": _strings,
-    "timestamp": _timestamps,
-    "date": _dates,
-    "time": _times,
+    "string": _strings,
+    "datetime64[ms, UTC]": _timestamps,
+    "datetime64[s]": _dates,
+    "timedelta64[ns]": _times,
+    "object": _objects,
 }
 
 
 def _converter_for(cql_type: type) -> _Converter:
-    inner: Any = cql_type
-    while issubclass(inner, FrozenType | ReversedType):  # wrappers that do not change the values
-        inner = inner.subtypes[0]
-    if issubclass(inner, UserType):  # a UDT's typename is its own name, which could be anything
-        return _objects
-    return _BY_TYPENAME.get(getattr(inner, "typename", ""), _objects)
+    row = scalar_type(cql_type)  # composite and unknown types: the driver's objects
+    return _objects if row is None else _BY_DTYPE[row.pandas]
 
 
 def dtype_for(cql_type: type) -> Any:

@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cassnb.exports._atomic import AtomicFile, explain_os_error
-from cassnb.exports._formats import ExportFormat, PageWriter, make_writer, parse_options
+from cassnb._atomic import AtomicFile, explain_os_error
+from cassnb._tasks import in_thread, settle, shielded
+from cassnb.formats._formats import ExportFormat, PageWriter, format_for, make_writer, parse_options
 
 T = TypeVar("T")
-
-_SUFFIXES = {fmt.suffix: fmt for fmt in ExportFormat}
 
 
 class PageLike(Protocol):
@@ -66,29 +65,6 @@ class ExportReport:
             f"[{self.format.value}, {_human_bytes(self.bytes)}] in {self.seconds:.2f} s, "
             f"{self.rows_per_second:,.0f} rows/s"
         )
-
-
-def format_for(path: str | os.PathLike[str], format: str | None = None) -> ExportFormat:
-    """The export format named by ``format``, or else implied by the file name's suffix.
-
-    Raises:
-        ValueError: ``format`` is not a supported format, or it is ``None`` and the suffix is not one of
-            ``.csv .csv.gz .parquet .jsonl .jsonl.gz``.
-    """
-    supported = ", ".join(fmt.value for fmt in ExportFormat)
-    if format is not None:
-        try:
-            return ExportFormat(format.lower().lstrip("."))
-        except ValueError:
-            raise ValueError(f"unknown export format {format!r}; supported formats: {supported}") from None
-    suffixes = Path(path).suffixes
-    for candidate in ("".join(suffixes[-2:]).lower(), "".join(suffixes[-1:]).lower()):
-        if candidate in _SUFFIXES:
-            return _SUFFIXES[candidate]
-    raise ValueError(
-        f"cannot tell the export format of {os.fspath(path)!r} from its suffix; use one of "
-        f"{', '.join(_SUFFIXES)} or pass format= ({supported})"
-    )
 
 
 async def write_pages(
@@ -135,29 +111,29 @@ async def write_pages(
     columns: list[str] = []
     rows = page_count = 0
     try:
-        await _in_thread(target.open)
+        await in_thread(target.open)
         async for page in pages:
             if writer is None:
                 writer = make_writer(export_format, options, page.column_names, page.column_types)
-                await _in_thread(writer.open, target.temp_path)
+                await in_thread(writer.open, target.temp_path)
                 columns = list(page.column_names)
             elif list(page.column_names) != columns:
                 raise ValueError(f"page {page_count + 1} has columns {list(page.column_names)}, not {columns}")
             if writing is not None:
-                await _shielded(writing)
+                await shielded(writing)
             writing = asyncio.ensure_future(asyncio.to_thread(writer.write_page, page.rows))
             rows += len(page.rows)
             page_count += 1
         if writing is not None:
-            await _shielded(writing)
+            await shielded(writing)
         if writer is None:  # no pages at all: still leave a valid, empty file
             writer = make_writer(export_format, options, (), ())
-            await _in_thread(writer.open, target.temp_path)
-        size = await _in_thread(writer.close)
-        await _in_thread(target.commit)
+            await in_thread(writer.open, target.temp_path)
+        size = await in_thread(writer.close)
+        await in_thread(target.commit)
     except BaseException as exc:
         # A worker thread cannot be stopped: let a running write end before deleting its file.
-        interrupted = writing is not None and await _settle(writing)
+        interrupted = writing is not None and await settle(writing)
         if writer is not None:
             writer.abort()
         target.abort()
@@ -173,35 +149,6 @@ async def write_pages(
         if aclose is not None:
             await aclose()
     return ExportReport(Path(path), export_format, rows, page_count, size, time.perf_counter() - started)
-
-
-async def _in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run blocking file work on a worker thread, waiting for it to end even if we are cancelled."""
-    return await _shielded(asyncio.ensure_future(asyncio.to_thread(function, *args)))
-
-
-async def _shielded(future: asyncio.Future[T]) -> T:
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await _settle(future)
-        raise
-
-
-async def _settle(future: asyncio.Future[Any]) -> bool:
-    """Wait until ``future`` is done, riding out cancellations; return whether one arrived meanwhile.
-
-    The future's own outcome is marked as seen: the caller is already handling an error.
-    """
-    interrupted = False
-    while not future.done():
-        try:
-            await asyncio.wait([future])
-        except asyncio.CancelledError:
-            interrupted = True
-    if not future.cancelled():
-        future.exception()
-    return interrupted
 
 
 def _human_bytes(size: int) -> str:

@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import AtomicDirectory
 from .._cqltext import first_keyword
 from .._gc import collect_young, deferred_collections
 from .._identifiers import quote
 from .._schema import find_table
 from ..exceptions import ConfigurationError, describe_statement
+from ..formats import ExportFormat, format_for
 from ..options import UNSET, RowFormat, Unset
 from ..progress import ProgressReporter, ProgressSpec, choose_progress
 from ..streaming import Page, StreamConfig
-from ._atomic import AtomicDirectory
-from ._formats import ExportFormat
-from ._pipeline import ExportReport, format_for, write_pages
+from ._pipeline import ExportReport, write_pages
 
 if TYPE_CHECKING:
     from ..session import AsyncSession

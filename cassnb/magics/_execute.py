@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from .._atomic import TargetExistsError
 from .._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from ..exceptions import CassnbError
 from ..exports import ExportReport, export
-from ..exports._atomic import TargetExistsError
 from ..frames import FrameStream, frame_info, more, query_df
 from ..options import UNSET, RowFormat
 from ..progress import ProgressReporter, StopSignal

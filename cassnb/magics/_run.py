@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from cassandra.query import SimpleStatement
 
 from .._cqltext import bind_named_markers, resolve_parameters, split_statements
+from .._types import bindable
 from ..exceptions import ConfigurationError
-from ..exports._parse import bindable
 from ..options import UNSET, Consistency, Unset
 from ._ipython import display
 

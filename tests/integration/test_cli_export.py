@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from cassnb.exports._atomic import MANIFEST_NAME
+from cassnb._atomic import MANIFEST_NAME
 from tests.conftest import ServerAddress
 
 ROWS = 2_000

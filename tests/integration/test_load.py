@@ -29,7 +29,7 @@ from cassandra.util import Date, Duration, Time
 import cassnb
 from cassnb import AsyncSession, ConfigurationError
 from cassnb.exports import export
-from cassnb.exports._load import LoadReport, load
+from cassnb.loading._load import LoadReport, load
 from cassnb.progress import StopSignal
 
 pytestmark = pytest.mark.asyncio
@@ -710,9 +710,9 @@ async def test_memory_is_bounded_by_chunks_not_the_source(tmp_path: Path) -> Non
 
     from cassandra import cqltypes as ct
 
-    from cassnb.exports._formats import CsvOptions
-    from cassnb.exports._parse import _Column
-    from cassnb.exports._sources import _CsvSource
+    from cassnb.formats._formats import CsvOptions
+    from cassnb.loading._columns import Column as _Column
+    from cassnb.loading._sources import _CsvSource
 
     def peak(rows: int) -> int:
         path = tmp_path / f"{rows}.csv"

@@ -20,7 +20,7 @@ import pytest
 
 import cassnb
 from cassnb import AsyncSession
-from cassnb.exports._atomic import MANIFEST_NAME
+from cassnb._atomic import MANIFEST_NAME
 from tests.conftest import ServerAddress
 
 ROWS = 40

@@ -13,17 +13,10 @@ import pytest
 from cassandra import cqltypes as ct
 from cassandra.util import Date, Duration, OrderedMapSerializedKey, SortedSet, Time
 
-from cassnb.exports._columns import encode_column, transpose
-from cassnb.exports._values import (
-    cql_name,
-    float_text,
-    json_encoder,
-    json_form,
-    text_encoder,
-    text_encoders,
-    timestamp_text,
-    uuid_text,
-)
+from cassnb._types import cql_name
+from cassnb._types._text import float_text, timestamp_text, uuid_text
+from cassnb.formats._columns import encode_column, transpose
+from cassnb.formats._encode import json_encoder, json_form, text_encoder, text_encoders
 
 LIST_INT = ct.ListType.apply_parameters([ct.Int32Type])
 SET_TEXT = ct.SetType.apply_parameters([ct.UTF8Type])
@@ -249,8 +242,8 @@ def test_text_of_every_float_round_trips() -> None:
 
 
 def test_parquet_timestamps_round_like_the_text() -> None:
-    from cassnb.exports._arrow import column_converter
-    from cassnb.exports._values import millis_from_epoch
+    from cassnb._types import millis_from_epoch
+    from cassnb.formats._arrow import column_converter
 
     rng = random.Random(5)
     epoch = dt.datetime(1970, 1, 1)

@@ -22,9 +22,9 @@ import pytest
 from cassandra import cqltypes as ct
 
 import cassnb.exports
+from cassnb._atomic import AtomicFile, TargetExistsError
 from cassnb.exports import ExportFormat, ExportReport, Page, write_pages
-from cassnb.exports._atomic import AtomicFile, TargetExistsError
-from cassnb.exports._pipeline import format_for
+from cassnb.formats._formats import format_for
 
 NAMES = ("id", "name", "score")
 TYPES = (ct.Int32Type, ct.UTF8Type, ct.DoubleType)

@@ -28,7 +28,7 @@ def test_the_dataframe_and_file_names_are_there_on_first_use() -> None:
         "from cassnb import query_df, load\n"
         "print(query_df.__module__, load.__module__, 'pandas' in sys.modules, cassnb.frames.__name__)"
     )
-    assert shown == "cassnb.frames cassnb.exports._load True cassnb.frames"
+    assert shown == "cassnb.frames cassnb.loading._load True cassnb.frames"
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

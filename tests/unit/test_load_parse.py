@@ -1,7 +1,7 @@
 """Reading back what the exports write (no server needed).
 
 The property tests generate values of every CQL type, encode them with the export's own encoders
-(``_values`` for CSV cells and JSON, ``_arrow`` for Parquet columns, the CSV writer for whole files) and
+(``formats._encode`` for CSV cells and JSON, ``formats._arrow`` for Parquet columns, the CSV writer for whole files) and
 check that the load side gives back exactly the same values.
 """
 
@@ -24,19 +24,16 @@ from cassandra.util import Date, Duration, OrderedMap, Time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cassnb.exports._arrow import column_converter
-from cassnb.exports._csv import CsvWriter
-from cassnb.exports._formats import CsvOptions
-from cassnb.exports._parse import (
-    _arrow_column,
-    _Column,
-    _frame_column,
-    json_decoder,
-    text_parser,
-    value_coercer,
-)
-from cassnb.exports._sources import _CsvSource
-from cassnb.exports._values import json_encoder, millis_from_epoch, text_encoder, unwrap
+from cassnb._types import millis_from_epoch, unwrap, value_coercer
+from cassnb.formats._arrow import column_converter
+from cassnb.formats._csv import CsvWriter
+from cassnb.formats._decode import json_decoder, text_parser
+from cassnb.formats._encode import json_encoder, text_encoder
+from cassnb.formats._formats import CsvOptions
+from cassnb.loading._columns import Column as _Column
+from cassnb.loading._columns import arrow_column as _arrow_column
+from cassnb.loading._columns import frame_column as _frame_column
+from cassnb.loading._sources import _CsvSource
 
 FROZEN = ct.FrozenType.apply_parameters
 LIST, SET, MAP = ct.ListType.apply_parameters, ct.SetType.apply_parameters, ct.MapType.apply_parameters
@@ -417,7 +414,7 @@ def test_the_driver_binds_udts_from_tuples_not_dicts() -> None:
 
 
 def test_json_lines_rows_that_do_not_fit_are_marked(tmp_path: Path) -> None:
-    from cassnb.exports._sources import _JsonlSource
+    from cassnb.loading._sources import _JsonlSource
 
     path = tmp_path / "rows.jsonl"
     path.write_text('{"k": 1, "v": "a"}\n\n{"k": 2}\nnot json\n[1, 2]\n{"k": 3, "v": "b", "w": 1}\n{"k": "4"}\n')

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cassnb._tasks import settle
 from cassnb.exceptions import (
     AuthenticationError,
     CassnbError,
@@ -33,8 +34,7 @@ from cassnb.exceptions import (
     UnauthorizedError,
     UnavailableError,
 )
-from cassnb.exports._pipeline import _settle
-from cassnb.exports._rejects import Rejects
+from cassnb.loading._rejects import Rejects
 from cassnb.options import UNSET, Unset
 from cassnb.progress import ProgressReporter
 
@@ -163,7 +163,7 @@ class Inserter:
             await asyncio.shield(workers)
         except asyncio.CancelledError:
             cancelled = True  # let the inserts in flight finish, so the counts are exact
-            await _settle(workers)
+            await settle(workers)
             raise
         finally:
             not_sent = rows[position][0] if position < len(rows) else end_row

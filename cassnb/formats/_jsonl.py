@@ -15,10 +15,10 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from cassnb.exports._columns import encode_column, transpose
-from cassnb.exports._formats import Rows
-from cassnb.exports._textfile import TextSink
-from cassnb.exports._values import JsonForm, json_form, text_encoders
+from cassnb.formats._columns import encode_column, transpose
+from cassnb.formats._encode import JsonForm, json_form, text_encoders
+from cassnb.formats._formats import Rows
+from cassnb.formats._textfile import TextSink
 
 _encode_json_string: Callable[[str], str] = json.encoder.encode_basestring
 _NON_FINITE = {"NaN": '"NaN"', "Infinity": '"Infinity"', "-Infinity": '"-Infinity"'}

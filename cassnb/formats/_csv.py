@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
-from cassnb.exports._columns import encode_column, transpose
-from cassnb.exports._formats import Rows
-from cassnb.exports._textfile import TextSink
-from cassnb.exports._values import text_encoders
+from cassnb.formats._columns import encode_column, transpose
+from cassnb.formats._encode import text_encoders
+from cassnb.formats._formats import Rows
+from cassnb.formats._textfile import TextSink
 
 _LINE_END = "\r\n"
 

@@ -45,12 +45,12 @@ from cassandra.query import UNSET_VALUE
 
 from cassnb._identifiers import quote
 from cassnb._schema import find_table
+from cassnb._tasks import settle
 from cassnb.exceptions import CassnbError, ConfigurationError
-from cassnb.exports._insert import Inserter, RetrySettings, Tally
-from cassnb.exports._parse import _Column
-from cassnb.exports._pipeline import _settle
-from cassnb.exports._rejects import Rejects
-from cassnb.exports._sources import _Chunk, _open_source
+from cassnb.loading._columns import Column
+from cassnb.loading._insert import Inserter, RetrySettings, Tally
+from cassnb.loading._rejects import Rejects
+from cassnb.loading._sources import _Chunk, _open_source
 from cassnb.progress import ProgressSpec, choose_progress
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def _choose_columns(
 # --- inserting -------------------------------------------------------------------------------------------
 
 
-def _rows(chunk: _Chunk, columns: Sequence[_Column]) -> list[tuple[int, tuple[Any, ...], int]]:
+def _rows(chunk: _Chunk, columns: Sequence[Column]) -> list[tuple[int, tuple[Any, ...], int]]:
     """The chunk's writable rows as ``(row_number, values, index)``; nulls become unset, null keys fail the row."""
     for values, column in zip(chunk.columns, columns, strict=True):
         if column.is_key:
@@ -239,7 +239,7 @@ async def load(
             or ``LoadReport.restart_row``, says where). Row numbers count from 0: a DataFrame's ``iloc``
             position, a CSV file's records after the header, a JSON Lines file's lines, a Parquet file's rows.
         rejects: a CSV file to receive every row that was not acknowledged, with its row number, status,
-            reason and the row as it stands in the source (see ``cassnb.exports._rejects``).
+            reason and the row as it stands in the source (see ``cassnb.loading._rejects``).
         retry_for: seconds for which an insert without an answer (timeout, lost connection) is sent again.
         timeout: seconds to wait for each insert (default: the session's request timeout).
         **format_options: CSV: ``delimiter`` (``,``) and ``null`` (the null marker, default empty).
@@ -275,7 +275,7 @@ async def load(
     )
     insert.is_idempotent = True  # the same values written twice give the same row: safe to retry
     keys = {column.name for column in table_meta.primary_key}
-    targets = [_Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
+    targets = [Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
     rejected = Rejects(rejects)
     await asyncio.to_thread(rejected.open)
     started = time.perf_counter()
@@ -317,7 +317,7 @@ async def load(
             exc.add_note(f"loading into {qualified} stopped: {report().summary()}")
         raise
     finally:
-        await _settle(pending)  # a chunk being read on a worker thread must end before the file closes
+        await settle(pending)  # a chunk being read on a worker thread must end before the file closes
         chunks.close()
         await asyncio.to_thread(rejected.close)
     if stopped:

@@ -12,6 +12,7 @@ misplaced option with a ``TypeError`` before any query runs or any file is creat
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -37,6 +38,32 @@ class ExportFormat(StrEnum):
     @property
     def gzipped(self) -> bool:
         return self.value.endswith(".gz")
+
+
+_SUFFIXES = {fmt.suffix: fmt for fmt in ExportFormat}
+
+
+def format_for(path: str | os.PathLike[str], format: str | None = None) -> ExportFormat:
+    """The export format named by ``format``, or else implied by the file name's suffix.
+
+    Raises:
+        ValueError: ``format`` is not a supported format, or it is ``None`` and the suffix is not one of
+            ``.csv .csv.gz .parquet .jsonl .jsonl.gz``.
+    """
+    supported = ", ".join(fmt.value for fmt in ExportFormat)
+    if format is not None:
+        try:
+            return ExportFormat(format.lower().lstrip("."))
+        except ValueError:
+            raise ValueError(f"unknown export format {format!r}; supported formats: {supported}") from None
+    suffixes = Path(path).suffixes
+    for candidate in ("".join(suffixes[-2:]).lower(), "".join(suffixes[-1:]).lower()):
+        if candidate in _SUFFIXES:
+            return _SUFFIXES[candidate]
+    raise ValueError(
+        f"cannot tell the export format of {os.fspath(path)!r} from its suffix; use one of "
+        f"{', '.join(_SUFFIXES)} or pass format= ({supported})"
+    )
 
 
 class PageWriter(Protocol):
@@ -157,7 +184,7 @@ def make_writer(
         ValueError: the columns do not suit the format (duplicate names in JSON Lines).
     """
     if isinstance(options, CsvOptions):
-        from cassnb.exports._csv import CsvWriter
+        from cassnb.formats._csv import CsvWriter
 
         return CsvWriter(
             column_names,
@@ -167,10 +194,10 @@ def make_writer(
             gzipped=export_format.gzipped,
         )
     if isinstance(options, JsonlOptions):
-        from cassnb.exports._jsonl import JsonlWriter
+        from cassnb.formats._jsonl import JsonlWriter
 
         return JsonlWriter(column_names, column_types, gzipped=export_format.gzipped)
-    from cassnb.exports._parquet import ParquetWriter
+    from cassnb.formats._parquet import ParquetWriter
 
     return ParquetWriter(
         column_names, column_types, row_group_size=options.row_group_size, compression=options.compression

@@ -16,9 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cassnb.exports._arrow import arrow_schema, column_converter
-from cassnb.exports._columns import transpose
-from cassnb.exports._formats import Rows
+from cassnb.formats._arrow import arrow_schema, column_converter
+from cassnb.formats._columns import transpose
+from cassnb.formats._formats import Rows
 
 
 class ParquetWriter:

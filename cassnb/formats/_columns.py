@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from cassnb.exports._values import float_text, identity, timestamp_text, uuid_text
+from cassnb._types import identity
+from cassnb._types._text import float_text, timestamp_text, uuid_text
 
 try:
     import pyarrow as pa

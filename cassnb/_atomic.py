@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from ..exceptions import ConfigurationError
+from .exceptions import ConfigurationError
 
 log = logging.getLogger("cassnb.exports")
 

@@ -19,7 +19,7 @@ import io
 import os
 from pathlib import Path
 
-from cassnb.exports._atomic import AtomicFile, TargetExistsError
+from cassnb._atomic import AtomicFile, TargetExistsError
 
 __all__ = ("HEADER", "Rejects")
 

@@ -26,11 +26,11 @@ from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
 
+from cassnb._types import show
 from cassnb.exceptions import ConfigurationError
-from cassnb.exports._csvread import Record, read_records
-from cassnb.exports._formats import CsvOptions, ExportFormat, parse_options
-from cassnb.exports._parse import _arrow_column, _Column, _frame_column, _show
-from cassnb.exports._pipeline import format_for
+from cassnb.formats._csvread import Record, read_records
+from cassnb.formats._formats import CsvOptions, ExportFormat, format_for, parse_options
+from cassnb.loading._columns import Column, arrow_column, frame_column
 
 Columns: TypeAlias = list[list[Any]]
 
@@ -51,7 +51,7 @@ class _Source(Protocol):
     names: list[str]
 
     def chunks(
-        self, positions: Sequence[int], columns: Sequence[_Column], batch_rows: int, start_row: int = 0
+        self, positions: Sequence[int], columns: Sequence[Column], batch_rows: int, start_row: int = 0
     ) -> Generator[_Chunk, None, None]:
         """Chunks of up to ``batch_rows`` rows, from row ``start_row`` on, of the source columns at
         ``positions``, converted for ``columns``."""
@@ -70,12 +70,12 @@ class _FrameSource:
             raise ConfigurationError(f"DataFrame column names must be strings (table columns), got {strange!r}")
 
     def chunks(
-        self, positions: Sequence[int], columns: Sequence[_Column], batch_rows: int, start_row: int = 0
+        self, positions: Sequence[int], columns: Sequence[Column], batch_rows: int, start_row: int = 0
     ) -> Generator[_Chunk, None, None]:
         for start in range(start_row, len(self.frame), batch_rows):
             part = self.frame.iloc[start : start + batch_rows]
             bad: dict[int, str] = {}
-            converted = [_frame_column(part.iloc[:, at], c, bad) for at, c in zip(positions, columns, strict=True)]
+            converted = [frame_column(part.iloc[:, at], c, bad) for at, c in zip(positions, columns, strict=True)]
 
             def source(index: int, part: pd.DataFrame = part) -> str:
                 return _as_json({name: part.iloc[index, at] for at, name in enumerate(self.names)})
@@ -101,7 +101,7 @@ class _ParquetSource:
             raise ConfigurationError(f"cannot read {path} as Parquet ({_one_line(exc)}): is it whole?") from None
 
     def chunks(
-        self, positions: Sequence[int], columns: Sequence[_Column], batch_rows: int, start_row: int = 0
+        self, positions: Sequence[int], columns: Sequence[Column], batch_rows: int, start_row: int = 0
     ) -> Generator[_Chunk, None, None]:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -123,7 +123,7 @@ class _ParquetSource:
                 for offset in range(0, table.num_rows, batch_rows):
                     part = table.slice(offset, batch_rows)
                     bad: dict[int, str] = {}
-                    converted = [_arrow_column(part.column(i).combine_chunks(), c, bad) for i, c in enumerate(columns)]
+                    converted = [arrow_column(part.column(i).combine_chunks(), c, bad) for i, c in enumerate(columns)]
 
                     def source(index: int, part: Any = part) -> str:
                         return _as_json(part.slice(index, 1).to_pylist()[0])
@@ -166,7 +166,7 @@ class _CsvSource:
             )
 
     def chunks(
-        self, positions: Sequence[int], columns: Sequence[_Column], batch_rows: int, start_row: int = 0
+        self, positions: Sequence[int], columns: Sequence[Column], batch_rows: int, start_row: int = 0
     ) -> Generator[_Chunk, None, None]:
         width = len(self.names)
         with _open_binary(self.path, self.gzipped) as file:
@@ -187,7 +187,7 @@ class _CsvSource:
                 yield self._chunk(batch, positions, columns, width)
 
     def _chunk(
-        self, batch: list[tuple[int, Record]], positions: Sequence[int], columns: Sequence[_Column], width: int
+        self, batch: list[tuple[int, Record]], positions: Sequence[int], columns: Sequence[Column], width: int
     ) -> _Chunk:
         bad: dict[int, str] = {}
         for index, (_, record) in enumerate(batch):
@@ -227,7 +227,7 @@ class _JsonlSource:
         self.names = list(names)
 
     def chunks(
-        self, positions: Sequence[int], columns: Sequence[_Column], batch_rows: int, start_row: int = 0
+        self, positions: Sequence[int], columns: Sequence[Column], batch_rows: int, start_row: int = 0
     ) -> Generator[_Chunk, None, None]:
         names = [self.names[at] for at in positions]
         known = set(self.names)
@@ -256,7 +256,7 @@ class _JsonlSource:
             bad[index] = f"not JSON: {exc}"
             return {}
         if not isinstance(value, dict):
-            bad[index] = f"not a JSON object: {_show(value)}"
+            bad[index] = f"not a JSON object: {show(value)}"
             return {}
         extra = [name for name in value if name not in known]
         if extra:

@@ -1,6 +1,6 @@
 """CSV writer (RFC 4180): a header row, CRLF line ends, fields quoted only when they must be.
 
-Cells are the text encodings of ``_values`` (collections as JSON text). A field is quoted, with inner quotes
+Cells are the text forms of the type registry (collections as JSON text). A field is quoted, with inner quotes
 doubled, when it contains the delimiter, a quote, CR or LF (exactly the rule of the ``csv`` module's
 ``QUOTE_MINIMAL``), and also when it *equals the null marker*: so with the default empty marker a null is an
 empty field and an empty string is ``""``. The ``csv`` module cannot quote a chosen field (it writes ``None``

@@ -1,6 +1,6 @@
 """JSON Lines writer: one compact UTF-8 JSON object per row, keys in column order, nulls as ``null``.
 
-Values follow the JSON column of the table in ``_values``. Lines are assembled from JSON text column by
+Values are the type registry's JSON forms. Lines are assembled from JSON text column by
 column: each column's text encoding (the same as a CSV cell) is turned into JSON by its ``JsonForm`` —
 kept as is for numbers, booleans and collections (already JSON), or escaped into a JSON string by the C
 string encoder — and rows are then joined with the keys in C. This avoids building a dict per row and

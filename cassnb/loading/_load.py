@@ -5,7 +5,7 @@ never written into CQL, so no value can change the statement. Inserts run ``conc
 source is read and converted in chunks of ``batch_rows`` on a worker thread (the next chunk is prepared while
 the current one is being inserted), so memory is bounded by two chunks whatever the source's size.
 
-Reading files is the inverse of cassnb's exports (``_values`` for text and JSON, ``_arrow`` for Parquet): a
+Reading files is the inverse of cassnb's exports (the type registry's text, JSON and Arrow forms): a
 file exported by cassnb loads back to exactly the stored values.
 
 * CSV (``.csv``, ``.csv.gz``): a header row names the columns. An *unquoted* field equal to the null marker
@@ -13,7 +13,7 @@ file exported by cassnb loads back to exactly the stored values.
   are parsed per CQL type: decimal digits, ``repr`` floats with ``NaN``/``Infinity``, ``true``/``false``,
   ``0x`` hex blobs, ISO timestamps (``...Z``; an offset is converted, no offset means UTC), ISO dates with
   expanded years, ``HH:MM:SS.nnnnnnnnn`` times, CQL duration literals, JSON collections, tuples and UDTs.
-* Parquet: Arrow values by the ``_arrow`` table (uuid, decimal, varint, inet and duration as strings; tuples
+* Parquet: Arrow values by the registry's Arrow types (uuid, decimal, varint, inet and duration as strings; tuples
   and UDTs as structs; maps as maps).
 * JSON Lines: one object per line, the column names are those of the first line.
 * DataFrame: pandas' nulls (``NA``, ``NaT``, ``None``; ``NaN`` except in float and double columns, where it

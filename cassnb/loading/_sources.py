@@ -1,7 +1,7 @@
 """The sources ``load`` reads: a DataFrame, CSV, Parquet and JSON Lines files, in chunks of converted columns.
 
 Each source yields :class:`_Chunk`\\ s of up to ``batch_rows`` rows whose cells are already converted for their
-target columns (by ``_parse``), with the rows that cannot be written and why, and a way to get each row's
+target columns (by ``_columns``), with the rows that cannot be written and why, and a way to get each row's
 original record back (for the rejects file).
 
 Row numbers count the source's rows from 0 and are what ``start_row`` and every message refer to: a

@@ -16,6 +16,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -133,6 +134,9 @@ class ScenarioResult:
         return value
 
 
+CPU_METRIC = "client CPU s"
+
+
 async def interleave(
     contenders: Sequence[Contender],
     repetitions: int,
@@ -146,12 +150,16 @@ async def interleave(
         for contender in contenders:
             if contender.unavailable is not None:
                 continue
+            cpu_started = time.process_time()
             try:
                 sample = await contender.run()
             except Unavailable as exc:
                 contender.unavailable = str(exc)
                 log(f"    {contender.name}: not available ({exc})")
                 continue
+            # This process's CPU for the run, driver threads included (the server is another process): stable
+            # on a busy machine where wall time is not. Contenders that shell out (cqlsh) show only their client.
+            sample = {**sample, CPU_METRIC: time.process_time() - cpu_started}
             label = f"round {number}" if keep else "warm-up"
             log(f"    {contender.name} [{label}]: " + ", ".join(f"{k} {v:,.4g}" for k, v in sample.items()))
             if keep:

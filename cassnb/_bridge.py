@@ -116,6 +116,14 @@ class PageFetcher:
         response.add_callbacks(self._on_rows, self._on_error)
         return future
 
+    def following(self, page: PageData) -> asyncio.Future[PageData] | None:
+        """Request the page after ``page`` (the last one delivered); ``None`` when ``page`` was the last.
+
+        This is the one place that pages through a result: ``AsyncSession.execute`` follows every page, a
+        stream (and everything built on streams: frames, exports, the magics) one page ahead of its reader.
+        """
+        return None if page.next_paging_state is None else self.next()
+
     def next(self) -> asyncio.Future[PageData]:
         """Request the page after the last one delivered, with a fresh timeout of its own."""
         future = self._arm()

@@ -26,14 +26,11 @@ _was_enabled = False
 
 
 @contextlib.contextmanager
-def deferred_collections(*, freeze: bool = False) -> Iterator[None]:
+def deferred_collections() -> Iterator[None]:
     """Switch automatic collection off for a bulk read (nested and concurrent reads share one switch).
 
-    With ``freeze=True`` (used by ``query_df``, whose result is a large, long-lived DataFrame), the objects
-    alive when the last read ends move to the permanent generation (``gc.freeze()``) instead of being walked
-    by the full collection that would otherwise follow the read. Trade-off: cyclic garbage that exists at that
-    moment stays until ``gc.unfreeze()``; acyclic objects, the DataFrame's contents included, are still freed
-    by reference counting as usual.
+    When the last read ends the collector is back exactly as it was (on, or off if the application had
+    switched it off); nothing else about it is changed (no ``gc.freeze()``, no thresholds).
     """
     global _holders, _was_enabled
     with _lock:
@@ -47,8 +44,6 @@ def deferred_collections(*, freeze: bool = False) -> Iterator[None]:
         with _lock:
             _holders -= 1
             if _holders == 0 and _was_enabled:
-                if freeze:
-                    gc.freeze()
                 gc.enable()
 
 

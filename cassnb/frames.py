@@ -200,8 +200,10 @@ class FrameStream:
             self._started = True
             self._reporter.start(describe_statement(self._query))
         size, max_pages = self._fetch_size, None
-        if self._remaining is not None:  # request no more pages, and no bigger pages, than needed
-            wanted = self._remaining + self._skip
+        if self._remaining is not None:
+            # Request no more pages, and no bigger pages, than needed, plus one row: a result that ends exactly
+            # at max_rows then ends in a short page, so `complete` is known without asking the server again.
+            wanted = self._remaining + self._skip + 1
             size = min(size, wanted)
             max_pages = -(-wanted // size)
         self._stream = await self._session.execute_stream(
@@ -216,6 +218,8 @@ class FrameStream:
                 self._stopped = True
                 await self._end("stopped")
                 return None
+            if self._remaining == 0 and not self._complete:
+                await self._learn_if_complete()
             if self._remaining == 0 or self._complete:
                 await self._end()
                 return None
@@ -254,6 +258,19 @@ class FrameStream:
                 self._remaining -= keep
             if chunk is not None:
                 return chunk
+
+    async def _learn_if_complete(self) -> None:
+        """max_rows ended exactly at a page end: the page after it (already requested, see ``_open``) says
+        whether the result has more rows. It is never handed out; the resume position stays before it."""
+        stream, pages = self._stream, self._pages
+        if self._skip or stream is None or pages is None:
+            return  # the last page went on past max_rows: there is more
+        try:
+            page = await anext(pages)
+        except StopAsyncIteration:
+            self._complete = stream.exhausted
+            return
+        self._complete = not page.rows and stream.exhausted
 
     # ------------------------------------------------------------------ closing
     async def _end(self, failure: str | None = None) -> None:
@@ -431,7 +448,7 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: Ch
 
     Full garbage collections are deferred for the read (see :mod:`cassnb._gc`).
     """
-    with deferred_collections(freeze=True):
+    with deferred_collections():
         try:
             async for chunk in stream:
                 frames.append(chunk)

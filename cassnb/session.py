@@ -291,9 +291,9 @@ class AsyncSession:
                 trace=trace, custom_payload=custom_payload, host=host, row_format=row_format,
             )  # fmt: skip
             rows = page.rows
-            if paging_state is UNSET:
-                while page.next_paging_state is not None:
-                    page = await fetcher.next()
+            if paging_state is UNSET:  # every page; otherwise exactly one (manual paging)
+                while (following := fetcher.following(page)) is not None:
+                    page = await following
                     rows.extend(page.rows)
         except asyncio.CancelledError:
             fetcher.release()

@@ -267,10 +267,9 @@ class AsyncStreamingResultSet:
         if data.column_names is not None:
             self._column_names, self._column_types = data.column_names, data.column_types or ()
         more = data.next_paging_state is not None
-        if more and (self._config.max_pages is None or self.page_number < self._config.max_pages):
-            self._pending = self._fetcher.next()  # prefetch exactly one page
-        else:
-            self._finished, self._exhausted = True, not more
+        if self._config.max_pages is None or self.page_number < self._config.max_pages:
+            self._pending = self._fetcher.following(data)  # prefetch exactly one page
+        self._finished, self._exhausted = self._pending is None, not more
         if self._on_page is not None:
             self._on_page(len(rows))
         self._run_callback(len(rows))

@@ -21,7 +21,7 @@ from .._atomic import TargetExistsError
 from .._cqltext import CqlSyntaxError, UnknownVariableError, first_keyword
 from ..exceptions import CassnbError
 from ..exports import ExportReport, export
-from ..frames import FrameStream, frame_info, more, query_df
+from ..frames import frame_info, more, query_df
 from ..options import UNSET, RowFormat
 from ..progress import ProgressReporter, StopSignal
 from ._display import views_for
@@ -191,22 +191,8 @@ async def _statement(magic: CqlMagic, host: Host, cell: Cell, planned: Planned) 
 
     frame = await host.read(Read(start, progress))
     info = frame_info(frame)
-    more_on_server = not info.complete
-    if more_on_server and options.limit is not None and len(frame) >= options.limit:
-        more_on_server = await host.call(_has_more(session, statement, frame))
-    return Outcome(planned.source, frame, more_on_server, None, list(info.warnings), progress=progress,
+    return Outcome(planned.source, frame, not info.complete, None, list(info.warnings), progress=progress,
                    resumable=True)  # fmt: skip
-
-
-async def _has_more(session: Any, statement: Any, frame: pd.DataFrame) -> bool:
-    """Whether the server holds a row after ``frame`` (a full last page can end exactly at the end)."""
-    info = frame_info(frame)
-    probe = FrameStream(session, statement, None, fetch_size=1, max_rows=1, paging_state=info.paging_state,
-                        skip_rows=info.skip_rows)  # fmt: skip
-    async with probe:
-        async for _chunk in probe:
-            return True
-    return False
 
 
 # ----------------------------------------------------------------------------------------- the others

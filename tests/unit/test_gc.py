@@ -42,3 +42,12 @@ def test_the_switch_is_released_when_the_read_fails() -> None:
     except RuntimeError:
         pass
     assert gc.isenabled()
+
+
+def test_nothing_is_frozen_after_a_read() -> None:
+    before = gc.get_freeze_count()
+    with deferred_collections():
+        garbage = [[] for _ in range(1000)]
+        collect_young()
+    del garbage
+    assert gc.get_freeze_count() == before

@@ -14,7 +14,7 @@ from typing import Any
 import IPython
 import pytest
 
-from cassnb import progress
+from cassnb import _stop
 from cassnb.exceptions import ConfigurationError
 from cassnb.progress import (
     ENV_VAR,
@@ -407,7 +407,7 @@ def test_a_handler_left_behind_by_someone_else_acts_like_the_default() -> None:
     """ipykernel saves the SIGINT handler when a cell starts and restores it when the cell ends; a read that
     ran in the background across that cell leaves our handler installed after its own block has ended."""
     try:
-        signal.signal(signal.SIGINT, progress._on_sigint)
+        signal.signal(signal.SIGINT, _stop._on_sigint)
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
 

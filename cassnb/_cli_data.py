@@ -212,13 +212,13 @@ def _progress() -> ProgressSpec:
 def _password(args: argparse.Namespace) -> Secret | None:
     if not args.user:
         return None
-    password = os.environ.get(args.password_env)
+    password = Secret.from_env(args.password_env)
     if password is None:
         raise ValueError(
             f"--user {args.user} needs a password: set ${args.password_env} (or name another "
             "environment variable with --password-env)"
         )
-    return Secret(password)
+    return password
 
 
 def _run(args: argparse.Namespace, work: Work) -> int:

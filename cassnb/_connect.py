@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._hosts import split_hosts
 from ._secret import Secret
 from .cluster import AsyncCluster
 from .session import AsyncSession
@@ -27,14 +28,8 @@ async def connect(
         ConnectionError, AuthenticationError, ConfigurationError: see :mod:`cassnb.exceptions`.
     """
     password = Secret.of(password)  # first thing: this frame's local is masked from here on
-    if isinstance(hosts, str):
-        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
-    contact_points = []
-    for host in hosts or ["127.0.0.1"]:
-        name, _, host_port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-        contact_points.append(name or host)
-        if host_port:
-            port = int(host_port)
+    names, chosen_port = split_hosts(hosts, port)
+    contact_points, port = list(names) or ["127.0.0.1"], chosen_port or port
     if username:
         cluster = AsyncCluster.create_with_auth(
             contact_points, username, password or Secret(""), port=port, **cluster_options

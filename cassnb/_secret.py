@@ -8,6 +8,7 @@ travels in a task graph or a saved object by accident.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cassandra.auth import AuthProvider, PlainTextAuthenticator
@@ -31,6 +32,16 @@ class Secret:
     def of(cls, value: str | Secret | None) -> Secret | None:
         """``value`` as a Secret (unchanged if it is one already); None stays None."""
         return value if value is None or isinstance(value, Secret) else cls(value)
+
+    @classmethod
+    def from_env(cls, variable: str) -> Secret | None:
+        """The password held in the environment variable ``variable``; None when it is not set.
+
+        The one place cassnb reads a password from the environment (the CLI's and the magics'
+        ``--password-env``, ``CASSNB_PASSWORD``).
+        """
+        value = os.environ.get(variable)
+        return None if value is None else cls(value)
 
     def reveal(self) -> str:
         return self._value

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement, bind_params
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement
 
 from ._awaitable import AwaitableContext
+from ._binding import Parameters, Query, bind
 from ._bridge import PageData, PageFetcher
 from ._identifiers import parse_identifier, quote
 from .exceptions import (
     ClosedError,
     ConfigurationError,
     ConnectionError,
-    InvalidQueryError,
     describe_statement,
     translate,
 )
@@ -35,28 +34,6 @@ if TYPE_CHECKING:
 
     from . import frames
     from .cluster import AsyncCluster
-
-Query: TypeAlias = Any  # CQL text, a Statement (simple, bound, batch) or a PreparedStatement
-Parameters: TypeAlias = Sequence[Any] | Mapping[str, Any] | None
-
-
-def _explain_bind_error(statement: Any, parameters: Parameters, exc: Exception) -> str:
-    """Name the marker whose value does not fit (the driver's own message may only say ``'int' ... encode``)."""
-    prepared = getattr(statement, "prepared_statement", statement)
-    columns = getattr(prepared, "column_metadata", None)
-    if not columns or parameters is None or isinstance(parameters, Mapping):
-        return str(exc)
-    if len(parameters) > len(columns):
-        return f"{len(parameters)} values for {len(columns)} markers"
-    for column, value in zip(columns, parameters, strict=False):
-        try:
-            column.type.serialize(value, 5)
-        except Exception:
-            return (
-                f"value {value!r} ({type(value).__name__}) does not fit marker {column.name!r} "
-                f"of CQL type {column.type.cql_parameterized_type()}"
-            )
-    return str(exc)
 
 
 class AsyncSession:
@@ -210,37 +187,7 @@ class AsyncSession:
         return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
 
     def _bind(self, statement: Query, parameters: Parameters) -> tuple[Query, Parameters]:
-        """Bind ``parameters`` to ``statement`` before anything is sent; only binding errors are caught here.
-
-        Returns the statement to send and the parameters still to pass to the driver (only for a
-        ``SimpleStatement``, whose text the driver formats itself; they are checked here first).
-
-        Raises:
-            InvalidQueryError: a value does not fit its marker (named, with its CQL type), or the count is off.
-        """
-        try:
-            if isinstance(statement, PreparedStatement):
-                return statement.bind(parameters or ()), None
-            if parameters is None:
-                return statement, None
-            if isinstance(statement, str):
-                return SimpleStatement(bind_params(statement, parameters, self._driver.encoder)), None
-            if isinstance(statement, SimpleStatement):
-                bind_params(statement.query_string, parameters, self._driver.encoder)  # checked, sent by the driver
-                return statement, parameters
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, struct.error) as exc:
-            # Raised while binding, serializing or formatting parameters, before anything is sent (the driver's
-            # serializers raise AttributeError for some values of the wrong type, e.g. an int for text).
-            error = InvalidQueryError(
-                f"the parameters do not fit the statement {describe_statement(statement)!r}: "
-                f"{_explain_bind_error(statement, parameters, exc)}. Pass one value per marker, each of its "
-                "column's CQL type"
-            )
-            error.driver_error = exc
-            raise error from None
-        raise ConfigurationError(
-            f"parameters go with CQL text or a prepared statement; a {type(statement).__name__} has its values already"
-        )
+        return bind(statement, parameters, self._driver.encoder)
 
     async def execute(
         self,

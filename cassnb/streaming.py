@@ -247,12 +247,12 @@ class AsyncStreamingResultSet:
             raise ClosedError("this stream was closed; start a new one with session.execute_stream(...)")
         try:
             data = await self._pending
-        except asyncio.CancelledError:
-            await self.close()
-            raise
-        except BaseException as exc:
+        except Exception as exc:
             await self.close()
             raise self._translate(exc, self._query) from None
+        except BaseException:  # cancellation, an interrupt: passed on as they are
+            await self.close()
+            raise
         self._pending = None
         for warning in data.warnings or ():
             if warning not in self.warnings:

@@ -263,68 +263,99 @@ async def load(
     batch_rows = _check_positive("batch_rows", batch_rows)
     _check_options(start_row, retry_for, timeout)
     reporter = choose_progress(progress)
-    table_meta = await find_table(session, table)
-    keyspace, name = table_meta.keyspace_name, table_meta.name
-    qualified = f"{keyspace}.{name}"
-    reader = await asyncio.to_thread(_open_source, source, format, dict(format_options))
-    positions = _choose_columns(reader.names, columns, table_meta, qualified)
-    names = [reader.names[at] for at in positions]
-    insert = await session.prepare(
-        f"INSERT INTO {quote(keyspace)}.{quote(name)} ({', '.join(map(quote, names))}) "
-        f"VALUES ({', '.join('?' * len(names))})"
-    )
-    insert.is_idempotent = True  # the same values written twice give the same row: safe to retry
-    keys = {column.name for column in table_meta.primary_key}
-    targets = [Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
+    target = await _Target.open(session, table, source, format, dict(format_options), columns)
     rejected = Rejects(rejects)
     await asyncio.to_thread(rejected.open)
-    started = time.perf_counter()
     tally = Tally(reporter, rejected)
     tally.restart_row = start_row
-    inserter = Inserter(session, insert, concurrency, RetrySettings(retry_for=float(retry_for), timeout=timeout), tally)
+    retry = RetrySettings(retry_for=float(retry_for), timeout=timeout)
+    inserter = Inserter(session, target.insert, concurrency, retry, tally)
+    started = time.perf_counter()
 
     def report(stopped: bool = False) -> LoadReport:
         return LoadReport(
-            qualified, tally.written, tally.failed, tuple(sorted(tally.failures)), time.perf_counter() - started,
-            stopped, tally.unknown, tally.restart_row, rejected.path, tally.retries, start_row,
+            target.qualified, tally.written, tally.failed, tuple(sorted(tally.failures)),
+            time.perf_counter() - started, stopped, tally.unknown, tally.restart_row, rejected.path, tally.retries,
+            start_row,
         )  # fmt: skip
 
-    reporter.start(f"loading into {qualified}")
-    stopped = False
-    chunks = reader.chunks(positions, targets, batch_rows, start_row)
-    pending: asyncio.Future[_Chunk | None] = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    reporter.start(f"loading into {target.qualified}")
     try:
-        while (chunk := await pending) is not None:
-            # Read and convert the next chunk while this one is being inserted.
-            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-            rows = _rows(chunk, targets)
-            for index, reason in sorted(chunk.bad.items()):
-                tally.reject(chunk.numbers[index], "failed", reason, chunk.source(index))
-            error = await inserter.run(rows, chunk.numbers[-1] + 1, chunk.source)
-            await asyncio.to_thread(rejected.flush)
-            if error is not None:
-                raise _stopped_by(error, qualified, report())
-            tally.chunks += 1
-            tally.tick(force=True)
-            if reporter.stop_requested:
-                stopped = True
-                break
-        else:
-            tally.restart_row = None  # every row of the source was handled
+        stopped = await _insert_chunks(target, inserter, tally, rejected, batch_rows, start_row, report)
     except BaseException as exc:
         reporter.fail("interrupted" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt) else "error")
         if not isinstance(exc, CassnbError) or getattr(exc, "report", None) is None:
-            exc.add_note(f"loading into {qualified} stopped: {report().summary()}")
+            exc.add_note(f"loading into {target.qualified} stopped: {report().summary()}")
         raise
     finally:
-        await settle(pending)  # a chunk being read on a worker thread must end before the file closes
-        chunks.close()
         await asyncio.to_thread(rejected.close)
     if stopped:
         reporter.fail("stopped")
     else:
         reporter.finish()
     return report(stopped)
+
+
+@dataclass
+class _Target:
+    """Where a load writes: the table, the source columns that go to it, and the prepared INSERT."""
+
+    qualified: str
+    reader: Any
+    positions: list[int]
+    insert: Any
+    columns: list[Column]
+
+    @classmethod
+    async def open(
+        cls, session: AsyncSession, table: str, source: Any, format: str | None, options: dict[str, Any],
+        columns: Sequence[str] | None,
+    ) -> _Target:  # fmt: skip
+        table_meta = await find_table(session, table)
+        keyspace, name = table_meta.keyspace_name, table_meta.name
+        qualified = f"{keyspace}.{name}"
+        reader = await asyncio.to_thread(_open_source, source, format, options)
+        positions = _choose_columns(reader.names, columns, table_meta, qualified)
+        names = [reader.names[at] for at in positions]
+        insert = await session.prepare(
+            f"INSERT INTO {quote(keyspace)}.{quote(name)} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+        insert.is_idempotent = True  # the same values written twice give the same row: safe to retry
+        keys = {column.name for column in table_meta.primary_key}
+        targets = [Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
+        return cls(qualified, reader, positions, insert, targets)
+
+
+async def _insert_chunks(
+    target: _Target, inserter: Inserter, tally: Tally, rejected: Rejects, batch_rows: int, start_row: int,
+    report: Any,
+) -> bool:  # fmt: skip
+    """Read, convert and insert the source chunk by chunk (the next chunk is read while one is inserted).
+
+    Returns whether a stop request ended the load early; raises what ended it otherwise.
+    """
+    chunks = target.reader.chunks(target.positions, target.columns, batch_rows, start_row)
+    pending: asyncio.Future[_Chunk | None] = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    try:
+        while (chunk := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+            rows = _rows(chunk, target.columns)
+            for index, reason in sorted(chunk.bad.items()):
+                tally.reject(chunk.numbers[index], "failed", reason, chunk.source(index))
+            error = await inserter.run(rows, chunk.numbers[-1] + 1, chunk.source)
+            await asyncio.to_thread(rejected.flush)
+            if error is not None:
+                raise _stopped_by(error, target.qualified, report())
+            tally.chunks += 1
+            tally.tick(force=True)
+            if tally.reporter.stop_requested:
+                return True
+        tally.restart_row = None  # every row of the source was handled
+        return False
+    finally:
+        await settle(pending)  # a chunk being read on a worker thread must end before the file closes
+        chunks.close()
 
 
 def _stopped_by(error: BaseException, qualified: str, report: LoadReport) -> BaseException:

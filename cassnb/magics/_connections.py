@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 
+from .._hosts import split_hosts
 from .._secret import MASK, Secret
 
 if TYPE_CHECKING:
@@ -75,21 +76,6 @@ def read_connection_file(path: Path | None = None) -> dict[str, dict[str, Any]]:
             values["password"] = Secret(values["password"])
         sections[name] = values
     return sections
-
-
-def split_hosts(text: str, port: int | None) -> tuple[tuple[str, ...], int | None]:
-    """``"h1,h2:9142"`` -> ``(("h1", "h2"), 9142)``; a ``host:port`` entry sets the port."""
-    hosts = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        host, sep, host_port = item.rpartition(":")
-        if sep and host and host_port.isdigit() and ":" not in host:
-            hosts.append(host)
-            port = int(host_port)
-        else:
-            hosts.append(item)
-    return tuple(hosts), port
 
 
 @dataclass(frozen=True)
@@ -175,12 +161,12 @@ def read_password(settings: Settings, file_sections: Mapping[str, Mapping[str, A
         return None
     if source.startswith("env "):
         variable = source[4:]
-        value = os.environ.get(variable)
-        if value is None:
+        password = Secret.from_env(variable)
+        if password is None:
             raise UsageError(
                 f"the environment variable {variable} (named by --password-env or password_env) is not set"
             )
-        return Secret(value)
+        return password
     if source == "file":
         sections = read_connection_file() if file_sections is None else file_sections
         return Secret.of(sections[settings.name]["password"])

@@ -15,6 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from cassnb._cqltext import UnknownVariableError
+from cassnb._hosts import split_hosts
 from cassnb.magics import CqlMagic
 from cassnb.magics._connections import (
     MASK,
@@ -23,7 +24,6 @@ from cassnb.magics._connections import (
     read_connection_file,
     read_password,
     resolve_settings,
-    split_hosts,
 )
 from cassnb.magics._display import CqlText, RowsView, StatusLine, TraceView, describe_view, footer, views_for
 from cassnb.magics._run import Outcome, RunOptions, TraceEvent, TraceSummary, plan_cell
@@ -104,6 +104,8 @@ def test_split_hosts_takes_the_port_from_host_entries() -> None:
     assert split_hosts("a, b:9142", None) == (("a", "b"), 9142)
     assert split_hosts("a", 9042) == (("a",), 9042)
     assert split_hosts("::1", None) == (("::1",), None)
+    assert split_hosts(["a", " b:9142 ", ""], 9042) == (("a", "b"), 9142)  # connect()'s list form
+    assert split_hosts(None, 9042) == ((), 9042)
 
 
 def test_settings_precedence_line_then_file_then_config_then_environment() -> None:

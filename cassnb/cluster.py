@@ -214,9 +214,10 @@ class AsyncCluster:
         if not errors or not all("protocol" in str(e).lower() for e in errors.values()):
             return None
         for endpoint in errors:
-            host, _, port = str(endpoint).rpartition(":")
+            # The driver's endpoints carry their address and port (no host:port text to parse).
+            host, port = getattr(endpoint, "address", str(endpoint)), getattr(endpoint, "port", self.port)
             try:
-                handshake(host or str(endpoint), int(port or self.port), timeout=2.0)
+                handshake(host, int(port or self.port), timeout=2.0)
             except ProbeError as probe:
                 offered = re.findall(r"(\d+)/v\d+", str(probe))
                 best = f"up to v{max(map(int, offered))}" if offered else "only older versions"

@@ -21,6 +21,7 @@ from cassandra.policies import (
 
 from . import _logging
 from ._awaitable import AwaitableContext
+from ._hosts import split_hosts
 from ._probe import ProbeError, handshake
 from ._secret import Secret, SecretAuthProvider
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, translate
@@ -214,10 +215,10 @@ class AsyncCluster:
         if not errors or not all("protocol" in str(e).lower() for e in errors.values()):
             return None
         for endpoint in errors:
-            # The driver's endpoints carry their address and port (no host:port text to parse).
-            host, port = getattr(endpoint, "address", str(endpoint)), getattr(endpoint, "port", self.port)
+            names, port = split_hosts(str(endpoint), self.port)  # the driver names them "host:port"
+            host = names[0] if names else str(endpoint)
             try:
-                handshake(host, int(port or self.port), timeout=2.0)
+                handshake(host, port or self.port, timeout=2.0)
             except ProbeError as probe:
                 offered = re.findall(r"(\d+)/v\d+", str(probe))
                 best = f"up to v{max(map(int, offered))}" if offered else "only older versions"

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ._reporting import FinalState, _Counting, _status, _style_of
 from ._stop import StopSignal
-from .progress import FinalState, _Counting, _status, _style_of
 
 __all__ = ("WidgetProgress",)
 

@@ -30,6 +30,7 @@ try:
 except ImportError:  # Parquet is an optional extra; CSV and JSON Lines fall back to per-value encoding
     pa = None
 
+Rows = Sequence[Sequence[Any]]  # one page of driver rows
 ColumnEncoder = Callable[[Sequence[Any]], Sequence[Any]]
 
 _is_none = functools.partial(operator.is_, None)

@@ -20,9 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
-from cassnb.formats._columns import encode_column, transpose
+from cassnb.formats._columns import Rows, encode_column, transpose
 from cassnb.formats._encode import text_encoders
-from cassnb.formats._formats import Rows
 from cassnb.formats._textfile import TextSink
 
 _LINE_END = "\r\n"

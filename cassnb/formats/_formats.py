@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-Rows = Sequence[Sequence[Any]]
+from cassnb.formats._columns import Rows
 
 
 class ExportFormat(StrEnum):

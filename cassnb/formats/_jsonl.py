@@ -15,9 +15,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from cassnb.formats._columns import encode_column, transpose
+from cassnb.formats._columns import Rows, encode_column, transpose
 from cassnb.formats._encode import JsonForm, json_form, text_encoders
-from cassnb.formats._formats import Rows
 from cassnb.formats._textfile import TextSink
 
 _encode_json_string: Callable[[str], str] = json.encoder.encode_basestring

@@ -17,8 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cassnb.formats._arrow import arrow_schema, column_converter
-from cassnb.formats._columns import transpose
-from cassnb.formats._formats import Rows
+from cassnb.formats._columns import Rows, transpose
 
 
 class ParquetWriter:

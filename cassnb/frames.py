@@ -82,7 +82,8 @@ def stream_frames(
         session: the session to run the query on.
         query, params: as for :meth:`AsyncSession.execute`.
         fetch_size: rows per page, and so per chunk.
-        max_rows: stop after this many rows; the last chunk is cut short and no page beyond it is requested.
+        max_rows: stop after this many rows; the last chunk is cut short. One row more is asked for, so that
+            the stream knows whether the result ends there (``complete``); it is never handed out.
         timeout: seconds allowed for each page request.
         progress: a reporter or a mode (see :func:`cassnb.progress.choose_progress`); off by default.
         stop: end the stream after the current page once this signal is set.

@@ -21,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 THROUGHPUT = ("ops/s", "rows/s")
+LATENCY = ("total ms",)  # lower is better
 CPU = "client CPU s"
 SLOWER = 0.97
 
@@ -99,15 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     worst = float("inf")
     for key in samples["head"]:
         head, base = samples["head"][key], samples["base"].get(key, {})
-        metric = next((m for m in THROUGHPUT if m in head and m in base), None)
+        metric = next((m for m in THROUGHPUT + LATENCY if m in head and m in base), None)
         if metric is None or CPU not in head or CPU not in base:
             continue
         b, h = statistics.median(base[metric]), statistics.median(head[metric])
         bc, hc = statistics.median(base[CPU]), statistics.median(head[CPU])
-        speed, cpu = h / b, bc / hc
+        speed, cpu = (b / h if metric in LATENCY else h / b), bc / hc
         worst = min(worst, cpu)
         flag = lambda ratio: f"**{ratio:.2f}x**" if ratio < SLOWER else f"{ratio:.2f}x"  # noqa: E731
-        lines.append(f"| {key[0]} | {key[1]} | {b:,.0f} {metric} | {h:,.0f} | {flag(speed)} | {bc:.2f} | {hc:.2f} | "
+        lines.append(f"| {key[0]} | {key[1]} | {b:,.4g} {metric} | {h:,.4g} | {flag(speed)} | {bc:.3g} | {hc:.3g} | "
                      f"{flag(cpu)} |")  # fmt: skip
     lines += ["", f"Lowest CPU ratio: {worst:.2f}x."]
     out = RESULTS / "compare.md"

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,12 @@ class ScenarioResult:
 CPU_METRIC = "client CPU s"
 
 
+def _cpu_seconds() -> float:
+    """CPU used by this process and by the child processes it has waited for."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 async def interleave(
     contenders: Sequence[Contender],
     repetitions: int,
@@ -150,16 +157,17 @@ async def interleave(
         for contender in contenders:
             if contender.unavailable is not None:
                 continue
-            cpu_started = time.process_time()
+            cpu_started = _cpu_seconds()
             try:
                 sample = await contender.run()
             except Unavailable as exc:
                 contender.unavailable = str(exc)
                 log(f"    {contender.name}: not available ({exc})")
                 continue
-            # This process's CPU for the run, driver threads included (the server is another process): stable
-            # on a busy machine where wall time is not. Contenders that shell out (cqlsh) show only their client.
-            sample = {**sample, CPU_METRIC: time.process_time() - cpu_started}
+            # The client's CPU for the run: this process (driver threads included) and the workers it waited
+            # for (bulk scenarios measure in a fresh interpreter); the server is another process. Stable on a
+            # busy machine where wall time is not.
+            sample = {**sample, CPU_METRIC: _cpu_seconds() - cpu_started}
             label = f"round {number}" if keep else "warm-up"
             log(f"    {contender.name} [{label}]: " + ", ".join(f"{k} {v:,.4g}" for k, v in sample.items()))
             if keep:

@@ -191,21 +191,20 @@ ChunkCallback = Callable[[pd.DataFrame], object]
 async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: ChunkCallback | None = None) -> bool:
     """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short.
 
-    Full garbage collections are deferred for the read (see :mod:`cassnb._gc`).
+    The caller defers full garbage collections (see :mod:`cassnb._gc`); each page collects the young ones.
     """
-    with deferred_collections():
-        try:
-            async for chunk in stream:
-                frames.append(chunk)
-                if on_chunk is not None:
-                    on_chunk(chunk)
-                collect_young()
-        except KeyboardInterrupt:
-            await stream.close("interrupted")
-            return True
-        except BaseException as exc:
-            await stream.close(_reason(exc))
-            raise
+    try:
+        async for chunk in stream:
+            frames.append(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
+            collect_young()
+    except KeyboardInterrupt:
+        await stream.close("interrupted")
+        return True
+    except BaseException as exc:
+        await stream.close(_reason(exc))
+        raise
     return False
 
 
@@ -285,13 +284,15 @@ async def query_df(
             elapsed=round(time.perf_counter() - started, 6), origin=origin, warnings=tuple(stream.warnings),
         )  # fmt: skip
 
-    with stop_on_interrupt(stop):  # before the progress display appears
-        stream = stream_frames(
-            session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
-            progress=progress, stop=stop,
-        )  # fmt: skip
-        await _read(stream, chunks, describe, on_chunk)
-    return await _joined(stream, chunks, describe)
+    # Full collections wait until the frame is joined: one that ran in between would walk every chunk.
+    with deferred_collections():
+        with stop_on_interrupt(stop):  # before the progress display appears
+            stream = stream_frames(
+                session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
+                progress=progress, stop=stop,
+            )  # fmt: skip
+            await _read(stream, chunks, describe, on_chunk)
+        return await _joined(stream, chunks, describe)
 
 
 async def more(
@@ -354,10 +355,11 @@ async def more(
             warnings=tuple(dict.fromkeys([*info.warnings, *stream.warnings])),
         )  # fmt: skip
 
-    with stop_on_interrupt(stop):
-        stream = FrameStream(
-            session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
-            progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
-        )  # fmt: skip
-        await _read(stream, frames, describe, on_chunk)
-    return await _joined(stream, frames, describe)
+    with deferred_collections():  # until the frame is joined, as in query_df
+        with stop_on_interrupt(stop):
+            stream = FrameStream(
+                session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
+                progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
+            )  # fmt: skip
+            await _read(stream, frames, describe, on_chunk)
+        return await _joined(stream, frames, describe)

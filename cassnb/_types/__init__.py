@@ -49,7 +49,7 @@ from ._registry import (
     unsupported,
     unwrap,
 )
-from ._text import days_from_epoch, identity, millis_from_epoch, nanos_of_day, show
+from ._text import days_from_epoch, identity, millis_from_epoch, show
 
 __all__ = (
     "SCALARS",
@@ -64,7 +64,6 @@ __all__ = (
     "identity",
     "millis_from_epoch",
     "missing_check",
-    "nanos_of_day",
     "scalar_type",
     "shape",
     "show",

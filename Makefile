@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	@test -n "$(PYTHON)" || { echo "cassnb needs Python 3.11 or newer (python3.11 not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,parquet,dev,prometheus]'
+	$(BIN)/python -m pip install -q -e '.[test,parquet,dev,prometheus,dask]'
 	VENV=$(VENV) scripts/build-labextension
 	@touch $(STAMP)
 

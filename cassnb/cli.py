@@ -1,5 +1,5 @@
-"""The ``cassnb`` command line: ``cassnb local start|stop|status|logs|nodetool``, and (from ``_cli_data``)
-``cassnb export``, ``export-table`` and ``load``."""
+"""The ``cassnb`` command line: ``cassnb local start|stop|status|logs|nodetool`` (one node, or a local ring with
+``--nodes N`` / ``--node K``), and (from ``_cli_data``) ``cassnb export``, ``export-table`` and ``load``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,33 @@ def _server(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return LocalServer(args.port, **options)
 
 
+def _ring(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The local ring when ``--nodes`` or ``--node`` was given, else None (the single-node server)."""
+    if args.nodes is None and args.node is None:
+        return None
+    from .local import LocalRing
+
+    options = {name: getattr(args, name) for name in ("heap", "fast") if hasattr(args, name)}
+    if getattr(args, "heap", None) is None:
+        options.pop("heap", None)
+    return LocalRing(args.nodes, **options)
+
+
+def _ring_start(ring, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    if args.auth or args.clean:
+        raise CassnbError("--auth and --clean are for the single-node server, not for a local ring")
+    started = ring.start(args.node, timeout=args.timeout)
+    which = f"node {args.node} of the local ring" if args.node else f"the local ring of {ring.size} nodes"
+    state = "was already running" if started.already_running else f"is up; started in {started.seconds:.1f}s"
+    print(f"{which} {state}: contact points {','.join(ring.hosts)}\n{started.ring.rstrip()}")
+    return 0
+
+
 def _local_start(args: argparse.Namespace) -> int:
+    if (ring := _ring(args)) is not None:
+        return _ring_start(ring, args)
+    if args.heap is None:
+        args.heap = "1G"
     started = _server(args).start(timeout=args.timeout, clean=args.clean)
     auth = " (authentication on: cassandra/cassandra)" if started.auth else ""
     if started.fast:
@@ -32,6 +58,17 @@ def _local_start(args: argparse.Namespace) -> int:
 
 
 def _local_stop(args: argparse.Namespace) -> int:
+    if (ring := _ring(args)) is not None:
+        outcomes = ring.stop(args.node, timeout=args.timeout)
+        which = f"node {args.node} of the local ring" if args.node else f"the local ring of {ring.size} nodes"
+        if not any(outcomes):
+            print(f"{which}: not running")
+        elif any(outcome.killed for outcome in outcomes):
+            print(f"{which} was killed (SIGKILL) after {args.timeout:g}s: give it longer with --timeout", file=sys.stderr)
+            return 1
+        else:
+            print(f"stopped {which} ({sum(outcome.seconds for outcome in outcomes):.1f}s)")
+        return 0
     stopped = _server(args).stop(timeout=args.timeout)
     if not stopped:
         print(f"no local Cassandra started by cassnb is running on port {args.port}")
@@ -48,6 +85,12 @@ def _local_stop(args: argparse.Namespace) -> int:
 
 
 def _local_status(args: argparse.Namespace) -> int:
+    if (ring := _ring(args)) is not None:
+        nodes = [args.node] if args.node else range(1, ring.size + 1)
+        states = {k: ring.node(k).status() for k in nodes}
+        for k, state in states.items():
+            print(f"node {k} {ring.node(k).address}: " + (f"up, pid {state.pid}" if state.up else "down"))
+        return 0 if all(state.up for state in states.values()) else 1
     status = _server(args).status()
     if status.up:
         assert status.handshake is not None
@@ -63,11 +106,18 @@ def _local_status(args: argparse.Namespace) -> int:
 
 
 def _local_logs(args: argparse.Namespace) -> int:
+    if (ring := _ring(args)) is not None:
+        for k in [args.node] if args.node else range(1, ring.size + 1):
+            print(f"=== node {k} ({ring.node(k).address})\n{ring.node(k).log_tail(args.lines)}")
+        return 0
     print(_server(args).log_tail(args.lines))
     return 0
 
 
 def _local_nodetool(args: argparse.Namespace) -> int:
+    if (ring := _ring(args)) is not None:
+        sys.stdout.write(ring.nodetool(args.args, args.node))
+        return 0
     result: subprocess.CompletedProcess[str] = _server(args).nodetool(args.args)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -77,18 +127,20 @@ def _local_nodetool(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cassnb", description="cassnb: Apache Cassandra for notebooks")
     commands = parser.add_subparsers(dest="command", required=True)
-    local = commands.add_parser("local", help="manage a local single-node Cassandra for development")
+    local = commands.add_parser("local", help="manage a local Cassandra (one node, or a ring) for development")
     actions = local.add_subparsers(dest="action", required=True)
 
     def action(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help)
         sub.add_argument("--port", type=int, default=9042, help="native (CQL) port of the instance (9042)")
+        sub.add_argument("--nodes", type=int, help="a local ring of N nodes on 127.0.0.11, .12, ... instead")
+        sub.add_argument("--node", type=int, help="only node K of the local ring (e.g. stop and restart one)")
         sub.set_defaults(handler=handler)
         return sub
 
     start = action("start", _local_start, "start the server (idempotent) and wait until it answers")
     start.add_argument("--auth", action="store_true", help="require passwords (superuser cassandra/cassandra)")
-    start.add_argument("--heap", default="1G", help="JVM heap, e.g. 512M or 1G (1G)")
+    start.add_argument("--heap", help="JVM heap, e.g. 512M or 1G (1G; 512M per node of a ring)")
     start.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (180)")
     start.add_argument("--clean", action="store_true", help="wipe the instance's data before starting")
     start.add_argument(

@@ -1,4 +1,4 @@
-"""Configuration that cassnb writes for its local single-node Cassandra.
+"""Configuration that cassnb writes for its local Cassandra instances: a single node, or one node of a ring.
 
 Everything is written fresh on every start from a :class:`ServerSettings`, so what runs always matches what was
 asked for (``--auth`` on or off, the port, the heap).
@@ -17,7 +17,7 @@ hashing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Java 17 closed the JDK internals that Cassandra 5.0 still reaches; these are the openings it needs.
@@ -66,6 +66,8 @@ class ServerSettings:
     auth: bool = False
     heap: str = "1G"
     fast: bool = False  # test servers only: see the module docstring
+    address: str = "127.0.0.1"  # listen and native address; each node of a ring has a loopback address of its own
+    ring: RingPlace | None = None  # None: a single node owning the whole ring
 
     @property
     def storage_port(self) -> int:
@@ -73,7 +75,8 @@ class ServerSettings:
 
     @property
     def jmx_port(self) -> int:
-        return self.port - 1843  # 9042 -> 7199
+        # JMX listens on 127.0.0.1 only, whatever the node's address: every node needs a port of its own.
+        return self.ring.jmx_port if self.ring else self.port - 1843  # 9042 -> 7199
 
     @property
     def conf_dir(self) -> Path:
@@ -104,6 +107,16 @@ class ServerSettings:
         return self.conf_dir / "cassandra.yaml"
 
 
+@dataclass(frozen=True)
+class RingPlace:
+    """A node's place in a local ring: its tokens, the seed it joins through, and its JMX port."""
+
+    cluster_name: str
+    seed: str
+    tokens: tuple[int, ...] = field(repr=False)
+    jmx_port: int
+
+
 def _commitlog(s: ServerSettings) -> str:
     """Durable: a write is acknowledged once the commit log holding it is on disk (``batch``). With the
     default ``periodic`` mode a crash, even of the server process alone, loses what was acknowledged since the
@@ -118,18 +131,25 @@ def cassandra_yaml(s: ServerSettings) -> str:
         else "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer\n"
     )
     data = s.data_dir
+    if s.ring is None:
+        name, seed, tokens, joining = "cassnb-local", f"127.0.0.1:{s.storage_port}", "0", ""
+    else:
+        # Explicit, evenly interleaved tokens: a new empty ring needs no token allocation and no streaming.
+        name, seed = s.ring.cluster_name, f"{s.ring.seed}:{s.storage_port}"
+        tokens, joining = ",".join(map(str, s.ring.tokens)), "auto_bootstrap: false\n"
+    count = len(tokens.split(","))
     return f"""# Written by `cassnb local start`; rewritten on every start.
-cluster_name: cassnb-local
-num_tokens: 1
-initial_token: 0
-partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+cluster_name: {name}
+num_tokens: {count}
+initial_token: {tokens}
+{joining}partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:{s.storage_port}"
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+      - seeds: "{seed}"
+listen_address: {s.address}
+rpc_address: {s.address}
 storage_port: {s.storage_port}
 native_transport_port: {s.port}
 start_native_transport: true
@@ -164,7 +184,7 @@ def jvm_arguments(s: ServerSettings, jamm_agent: Path | None) -> list[str]:
         f"-Dcassandra.storagedir={s.data_dir}",
         f"-Dcassandra.jmx.local.port={s.jmx_port}",
         "-Dcassandra-foreground=yes",
-        # A fast single-node start (safe: one node has no gossip to settle and no peers to wait for).
+        # A fast start (a single node has no gossip to settle; a local ring's nodes are all on one machine).
         "-Dcassandra.skip_wait_for_gossip_to_settle=0",
         "-Dcassandra.superuser_setup_delay_ms=0",
     ]

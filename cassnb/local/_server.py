@@ -23,10 +23,10 @@ from pathlib import Path
 
 from .._probe import Handshake, ProbeError, handshake
 from ..exceptions import LocalServerError
-from ._conf import ServerSettings, java_module_options, jvm_arguments, write_configuration
+from ._conf import RingPlace, ServerSettings, java_module_options, jvm_arguments, write_configuration
 from ._dist import CASSANDRA_VERSION, cache_dir, ensure_distribution, java_executable
 
-HOST = "127.0.0.1"
+HOST = "127.0.0.1"  # the single node's address, and where every instance's JMX port listens
 _DAEMON = "org.apache.cassandra.service.CassandraDaemon"
 
 
@@ -73,19 +73,25 @@ class Started:
 
 
 class LocalServer:
-    """One local Cassandra instance, identified by its native port."""
+    """One local Cassandra instance, identified by its native port (and, for a node of a ring, its address)."""
 
     def __init__(
-        self, port: int = 9042, *, auth: bool = False, heap: str = "1G", fast: bool = False, home: Path | None = None
-    ):
+        self, port: int = 9042, *, auth: bool = False, heap: str = "1G", fast: bool = False, home: Path | None = None,
+        address: str = HOST, ring: RingPlace | None = None,
+    ):  # fmt: skip
         if not (1024 < port - 2042 and port < 65536):
             raise LocalServerError(f"--port {port} is out of range; use a port between 3067 and 65535")
-        self.settings = ServerSettings(home or cache_dir() / "local" / str(port), port, auth, heap, fast)
+        home = home or cache_dir() / "local" / str(port)
+        self.settings = ServerSettings(home, port, auth, heap, fast, address, ring)
 
     # ----------------------------------------------------------------- inspection
     @property
+    def host(self) -> str:
+        return self.settings.address
+
+    @property
     def address(self) -> str:
-        return f"{HOST}:{self.settings.port}"
+        return f"{self.host}:{self.settings.port}"
 
     def pid(self) -> int | None:
         """The pid of this instance's JVM if it is alive, else None (a stale pid file is removed)."""
@@ -103,7 +109,7 @@ class LocalServer:
         answer: Handshake | None = None
         if pid is not None:
             with contextlib.suppress(OSError, ProbeError):
-                answer = handshake(HOST, self.settings.port, timeout=2.0)
+                answer = handshake(self.host, self.settings.port, timeout=2.0)
         return Status(self.settings.port, pid, answer, self._recorded_auth())
 
     def log_tail(self, lines: int = 40) -> str:
@@ -134,8 +140,9 @@ class LocalServer:
             return Started(self.address, self.version(), 0.0, True, s.auth, self._recorded("fast"))
         java = java_executable()
         dist = ensure_distribution()
-        for port, what in ((s.port, "native (CQL)"), (s.storage_port, "storage"), (s.jmx_port, "JMX")):
-            _require_free(port, what, grace=5.0)
+        for host, port, what in ((s.address, s.port, "native (CQL)"), (s.address, s.storage_port, "storage"),
+                                 (HOST, s.jmx_port, "JMX")):  # fmt: skip
+            _require_free(host, port, what, grace=5.0)
         if clean and s.data_dir.exists():
             shutil.rmtree(s.data_dir)
         write_configuration(s)
@@ -198,7 +205,7 @@ class LocalServer:
                     + self.log_tail()
                 )
             try:
-                answer = handshake(HOST, self.settings.port, timeout=2.0)
+                answer = handshake(self.host, self.settings.port, timeout=2.0)
             except (OSError, ProbeError) as exc:
                 last_error = str(exc)
                 time.sleep(0.25)
@@ -217,7 +224,7 @@ class LocalServer:
         from cassandra.cluster import Cluster, NoHostAvailable
 
         while True:
-            cluster = Cluster([HOST], port=self.settings.port, protocol_version=5,
+            cluster = Cluster([self.host], port=self.settings.port, protocol_version=5,
                               auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))  # fmt: skip
             try:
                 cluster.connect().execute("SELECT release_version FROM system.local")
@@ -318,11 +325,11 @@ def _is_our_daemon(pid: int, settings: ServerSettings) -> bool:
     return _DAEMON in cmdline and str(settings.yaml_path) in cmdline
 
 
-def _port_free(port: int) -> bool:
+def _port_free(host: str, port: int) -> bool:
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        probe.bind((HOST, port))
+        probe.bind((host, port))
         return True
     except OSError:
         return False
@@ -330,14 +337,14 @@ def _port_free(port: int) -> bool:
         probe.close()
 
 
-def _require_free(port: int, what: str, grace: float) -> None:
+def _require_free(host: str, port: int, what: str, grace: float) -> None:
     """Fail clearly if ``port`` is taken; a server that just exited gets ``grace`` seconds to release it."""
     deadline = time.monotonic() + grace
-    while not _port_free(port):
+    while not _port_free(host, port):
         if time.monotonic() > deadline:
             raise LocalServerError(
-                f"port {port} ({what}) on {HOST} is already in use by another program, not by a server cassnb "
+                f"port {port} ({what}) on {host} is already in use by another program, not by a server cassnb "
                 f"started. Stop that program, or start cassnb's server on another port with `--port`, or point "
-                f"cassnb at the server already running there (CASSNB_TEST_HOSTS={HOST}:{port})."
+                f"cassnb at the server already running there (CASSNB_TEST_HOSTS={host}:{port})."
             )
         time.sleep(0.2)

@@ -64,7 +64,9 @@ def _local_stop(args: argparse.Namespace) -> int:
         if not any(outcomes):
             print(f"{which}: not running")
         elif any(outcome.killed for outcome in outcomes):
-            print(f"{which} was killed (SIGKILL) after {args.timeout:g}s: give it longer with --timeout", file=sys.stderr)
+            print(
+                f"{which} was killed (SIGKILL) after {args.timeout:g}s; give it longer with --timeout", file=sys.stderr
+            )
             return 1
         else:
             print(f"stopped {which} ({sum(outcome.seconds for outcome in outcomes):.1f}s)")

@@ -269,12 +269,14 @@ class AsyncSession:
         timeout: float | Unset | None = UNSET,
         execution_profile: Any = EXEC_PROFILE_DEFAULT,
         row_format: RowFormat | None = None,
+        host: Any = None,
     ) -> AwaitableContext[AsyncStreamingResultSet]:
         """Start streaming a query page by page; use as ``async with session.execute_stream(...) as rows``.
 
         Also works as ``stream = await session.execute_stream(...)`` (then close it) and as
         ``async with await session.execute_stream(...)``. ``paging_state`` and ``skip_rows`` resume a stream
-        exactly where an earlier one stopped (see :attr:`AsyncStreamingResultSet.paging_state`).
+        exactly where an earlier one stopped (see :attr:`AsyncStreamingResultSet.paging_state`). ``host`` (a
+        driver ``Host``) sends every page's request to that node and no other.
         """
         # A statement that carries its own page size (e.g. from create_streaming_statement) keeps it.
         own = getattr(query, "fetch_size", None)
@@ -292,7 +294,7 @@ class AsyncSession:
                 first = self._send(
                     fetcher, statement, parameters, timeout=timeout, execution_profile=execution_profile,
                     paging_state=paging_state, fetch_size=config.fetch_size, trace=False, custom_payload=None,
-                    host=None, row_format=row_format,
+                    host=host, row_format=row_format,
                 )  # fmt: skip
             except Exception as exc:
                 fetcher.release()

@@ -7,7 +7,7 @@ from ..formats import ExportFormat
 from ..loading import LoadReport, load
 from ..streaming import Page  # the one Page class: streams hand it out, write_pages reads it
 from ._pipeline import ExportReport, write_pages
-from ._query import export, export_table, token_ranges
+from ._query import export, export_table
 
 __all__ = (
     "ExportFormat",
@@ -17,6 +17,5 @@ __all__ = (
     "export",
     "export_table",
     "load",
-    "token_ranges",
     "write_pages",
 )

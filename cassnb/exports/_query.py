@@ -4,29 +4,28 @@ Both feed :func:`write_pages`, which checks the format, the options and the targ
 requested, so a mistake costs no query, and which writes atomically: a failure or interrupt at any point
 leaves nothing at the target path.
 
-``export_table`` splits the Murmur3 token ring into contiguous ranges ``(start, end]`` that together cover it
-exactly once, and reads them with ``parallelism`` concurrent streams. Every partition's token falls in exactly
-one range, so every row is read exactly once. The pages of all readers go through one bounded queue to a
-single writer (one file), or each range goes to a part file of its own (a directory, renamed into place as a
-whole at the end).
+``export_table`` reads the table by the token-range planner's pieces (:mod:`cassnb._token_ranges`): ranges
+``(start, end]`` that together cover the ring exactly once, each read from one of its replicas and, if that
+replica fails, from the next (:func:`cassnb._table_scan.read_piece`), with ``parallelism`` concurrent streams.
+Every partition's token falls in exactly one range, so every row is read exactly once, also with a node down.
+The pages of all readers go through one bounded queue to a single writer (one file), or each range goes to a
+part file of its own (a directory, renamed into place as a whole at the end).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import AtomicDirectory
 from .._cqltext import first_keyword
 from .._gc import collect_young, deferred_collections
-from .._identifiers import quote
-from .._schema import find_table
+from .._table_scan import plan_scan, read_piece, table_ref
+from .._token_ranges import Piece
 from ..exceptions import ConfigurationError, describe_statement
 from ..formats import ExportFormat, format_for
 from ..options import UNSET, RowFormat, Unset
@@ -37,8 +36,7 @@ from ._pipeline import ExportReport, write_pages
 if TYPE_CHECKING:
     from ..session import AsyncSession
 
-MIN_TOKEN = -(2**63)
-MAX_TOKEN = 2**63 - 1
+SPLIT_SIZE = 64 * 2**20  # bytes per token range at most, by the nodes' size estimates
 
 
 async def export(
@@ -91,35 +89,6 @@ async def export(
     return await _reporting(reporter, work, path, export_format)
 
 
-@dataclass(frozen=True)
-class TableRef:
-    """A table's keyspace, name, columns (in schema order) and partition key."""
-
-    keyspace: str
-    name: str
-    columns: tuple[str, ...]
-    partition_key: tuple[str, ...]
-
-    @property
-    def qualified(self) -> str:
-        return f"{quote(self.keyspace)}.{quote(self.name)}"
-
-
-async def table_ref(session: AsyncSession, table: str) -> TableRef:
-    """Look ``ks.table`` (or ``table`` in the session's keyspace) up in the schema metadata."""
-    meta = await find_table(session, table)
-    return TableRef(meta.keyspace_name, meta.name, tuple(meta.columns), tuple(c.name for c in meta.partition_key))
-
-
-def token_ranges(splits: int) -> list[tuple[int, int]]:
-    """``splits`` contiguous ``(start, end]`` ranges covering the whole Murmur3 ring exactly once."""
-    if splits < 1:
-        raise ConfigurationError(f"splits must be at least 1, got {splits}")
-    width = (MAX_TOKEN - MIN_TOKEN) // splits
-    bounds = [MIN_TOKEN + i * width for i in range(splits)] + [MAX_TOKEN]
-    return list(itertools.pairwise(bounds))
-
-
 async def export_table(
     session: AsyncSession,
     table: str,
@@ -141,18 +110,20 @@ async def export_table(
             ending in ``/`` — which then receives one part file per token range (``format`` required or
             ``.csv`` by default).
         parallelism: token ranges read at the same time.
-        splits: how many token ranges (default ``8 * parallelism``).
+        splits: at least this many token ranges (default ``8 * parallelism``); a ring with more vnode ranges,
+            or a table larger than ``splits`` times 64 MB by the nodes' size estimates, is read in more.
 
     Returns:
         An :class:`ExportReport`; for a directory, ``path`` is the directory and the totals cover all parts.
     """
     if parallelism < 1:
         raise ConfigurationError(f"parallelism must be at least 1, got {parallelism}")
+    if splits is not None and splits < 1:
+        raise ConfigurationError(f"splits must be at least 1, got {splits}")
     ref = await table_ref(session, table)
-    ranges = token_ranges(splits or parallelism * 8)
-    token = f"token({', '.join(map(quote, ref.partition_key))})"
-    columns = ", ".join(map(quote, ref.columns))
-    statement = await session.prepare(f"SELECT {columns} FROM {ref.qualified} WHERE {token} > ? AND {token} <= ?")
+    groups = await plan_scan(session, ref, SPLIT_SIZE, min_pieces=splits or parallelism * 8)
+    ranges = sorted((piece for group in groups for piece in group.pieces), key=lambda piece: piece.range)
+    statement = await session.prepare(ref.range_select())
     reporter = choose_progress(progress)
     reporter.start(f"exporting {ref.keyspace}.{ref.name} in {len(ranges)} token ranges, {parallelism} at a time")
     counts = _Counts(len(ranges))
@@ -181,17 +152,8 @@ class _Counts:
         reporter.update(self.rows, self.pages, f"{self.done}/{self.ranges} token ranges")
 
 
-async def _range_pages(
-    session: AsyncSession, statement: Any, bounds: tuple[int, int], fetch_size: int
-) -> AsyncIterator[Page]:
-    config = StreamConfig(fetch_size=fetch_size)
-    async with session.execute_stream(statement, list(bounds), stream_config=config, row_format=RowFormat.TUPLE) as s:
-        async for page in s.pages():
-            yield page
-
-
 async def _merged_pages(
-    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], parallelism: int, fetch_size: int,
+    session: AsyncSession, statement: Any, ranges: list[Piece], parallelism: int, fetch_size: int,
     reporter: ProgressReporter, counts: _Counts,
 ) -> AsyncIterator[Page]:  # fmt: skip
     """Pages of all ranges, read ``parallelism`` ranges at a time, through one bounded queue.
@@ -204,8 +166,8 @@ async def _merged_pages(
 
     async def reader() -> None:
         try:
-            for bounds in todo:
-                async for page in _range_pages(session, statement, bounds, fetch_size):
+            for piece in todo:
+                async for page in read_piece(session, statement, piece, fetch_size=fetch_size):
                     await queue.put(page)
                 counts.range_done(reporter)
         except Exception as exc:
@@ -234,7 +196,7 @@ async def _merged_pages(
 
 
 async def _to_directory(
-    session: AsyncSession, statement: Any, ranges: list[tuple[int, int]], path: str | os.PathLike[str],
+    session: AsyncSession, statement: Any, ranges: list[Piece], path: str | os.PathLike[str],
     parallelism: int, fetch_size: int, reporter: ProgressReporter, counts: _Counts, format: str | None,
     overwrite: bool, format_options: dict[str, Any], table: str,
 ) -> ExportReport:  # fmt: skip
@@ -247,12 +209,12 @@ async def _to_directory(
     written = 0
     targets = [directory.add(f"part-{number:05d}{export_format.suffix}") for number in range(len(ranges))]
 
-    async def part(target: Path, bounds: tuple[int, int]) -> None:
+    async def part(target: Path, piece: Piece) -> None:
         nonlocal written
         async with limit:
 
             async def counted() -> AsyncIterator[Page]:
-                async for page in _range_pages(session, statement, bounds, fetch_size):
+                async for page in read_piece(session, statement, piece, fetch_size=fetch_size):
                     _check_stop(reporter, counts.rows, counts.pages)
                     collect_young()
                     counts.page(reporter, len(page.rows))
@@ -264,7 +226,7 @@ async def _to_directory(
             written += report.bytes
             counts.range_done(reporter)
 
-    tasks = [asyncio.create_task(part(target, bounds)) for target, bounds in zip(targets, ranges, strict=True)]
+    tasks = [asyncio.create_task(part(target, piece)) for target, piece in zip(targets, ranges, strict=True)]
     try:
         await asyncio.gather(*tasks)
         summary = {"table": table, "format": export_format.value, "rows": counts.rows, "token_ranges": len(ranges)}

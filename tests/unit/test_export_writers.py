@@ -65,7 +65,7 @@ def leftovers(directory: Path) -> list[str]:
 
 def test_public_names() -> None:
     assert cassnb.exports.__all__ == (
-        "ExportFormat", "ExportReport", "LoadReport", "Page", "export", "export_table", "load", "token_ranges",
+        "ExportFormat", "ExportReport", "LoadReport", "Page", "export", "export_table", "load",
         "write_pages",
     )
     assert cassnb.exports.Page is cassnb.Page  # one Page, for streams and for exports

@@ -15,6 +15,7 @@
     │   └── UnavailableError             not enough replicas alive for the consistency level
     ├── TimeoutError (builtins.TimeoutError)
     │                                    a client-side deadline or a server read/write timeout
+    ├── IncompleteWriteError             a bulk write ended with rows not acknowledged (``exc.report``)
     └── LocalServerError                 ``cassnb local``: the development server could not be managed
 
 The built-in mix-ins mean ``except ValueError``, ``except ConnectionError`` and ``except TimeoutError`` written
@@ -41,6 +42,7 @@ __all__ = (
     "ClosedError",
     "ConfigurationError",
     "ConnectionError",
+    "IncompleteWriteError",
     "InvalidQueryError",
     "LocalServerError",
     "QueryError",
@@ -112,6 +114,14 @@ class UnavailableError(QueryError):
 
 class TimeoutError(CassnbError, builtins.TimeoutError):
     """A request took longer than its client-side timeout, or the server reported a read/write timeout."""
+
+
+class IncompleteWriteError(CassnbError):
+    """A bulk write (``cassnb.dask.to_table``) ended with rows failed or unacknowledged; ``report`` counts them."""
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class LocalServerError(CassnbError):

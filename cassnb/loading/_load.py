@@ -269,7 +269,7 @@ async def load(
     tally = Tally(reporter, rejected)
     tally.restart_row = start_row
     retry = RetrySettings(retry_for=float(retry_for), timeout=timeout)
-    inserter = Inserter(session, target.insert, concurrency, retry, tally)
+    inserter = Inserter(session, target.insert, concurrency, retry, tally, target.partition, target.primary)
     started = time.perf_counter()
 
     def report(stopped: bool = False) -> LoadReport:
@@ -305,6 +305,8 @@ class _Target:
     positions: list[int]
     insert: Any
     columns: list[Column]
+    partition: tuple[int, ...] = ()  # positions of the partition-key columns in an insert's values
+    primary: tuple[int, ...] = ()  # positions of all primary-key columns
 
     @classmethod
     async def open(
@@ -324,7 +326,9 @@ class _Target:
         insert.is_idempotent = True  # the same values written twice give the same row: safe to retry
         keys = {column.name for column in table_meta.primary_key}
         targets = [Column(meta.name, meta.type, meta.name in keys) for meta in insert.column_metadata]
-        return cls(qualified, reader, positions, insert, targets)
+        partition = tuple(names.index(column.name) for column in table_meta.partition_key)
+        primary = tuple(names.index(column.name) for column in table_meta.primary_key)
+        return cls(qualified, reader, positions, insert, targets, partition, primary)
 
 
 async def _insert_chunks(

@@ -377,6 +377,28 @@ async def test_bad_rows_are_counted_with_reasons_and_the_others_written(
     assert count == 200
 
 
+async def test_rows_of_one_partition_go_as_batches_and_a_bad_row_fails_alone(
+    session: AsyncSession, keyspace: str, driver_session: Any
+) -> None:
+    await session.execute(f"CREATE TABLE {keyspace}.load_wide (p int, c int, v text, n int, PRIMARY KEY (p, c))")
+    rows: list[tuple[Any, ...]] = [(p, c, f"{p}-{c}", c) for p in range(4) for c in range(250)]
+    rows.insert(300, (1, 999, "bad", 2**40))  # converted, but does not fit an int: refused when bound
+    at = rows.index((2, 5, "2-5", 5))
+    rows[at] = (2, 5, "first", 5)
+    rows.insert(at + 1, (2, 5, "second", 5))  # the same primary key again, right after: the later row wins
+    before = session.metrics().queries
+    report = await load(session, "load_wide", pd.DataFrame(rows, columns=["p", "c", "v", "n"]), progress=False)
+    requests = session.metrics().queries - before
+    assert (report.rows_written, report.rows_failed) == (1001, 1)
+    assert report.failures[0][0] == 300 and "does not fit" in report.failures[0][1]
+    # 1,002 rows in single-partition batches of at most 100 (the batch with the bad row sent again row by row).
+    assert requests < 200, requests
+    assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.load_wide").one()[0] == 1000
+    found = driver_session.execute(f"SELECT v FROM {keyspace}.load_wide WHERE p = 2 AND c = 5").one()
+    assert found.v == "second"
+    assert driver_session.execute(f"SELECT v FROM {keyspace}.load_wide WHERE p = 1 AND c = 999").one() is None
+
+
 async def test_failures_beyond_100_are_counted_not_listed(session: AsyncSession, keyspace: str) -> None:
     await session.execute(f"CREATE TABLE {keyspace}.load_many_bad (k int PRIMARY KEY, n int)")
     frame = pd.DataFrame({"k": range(300), "n": ["x" if i % 2 else i for i in range(300)]})

@@ -1,8 +1,9 @@
 """Shared test plumbing: where the real Cassandra server is, and whether tests may skip without it.
 
-Integration tests read the server address from ``CASSNB_TEST_HOSTS`` (default ``127.0.0.1:9042``) and the
-authenticating server from ``CASSNB_TEST_AUTH_HOSTS`` (default ``127.0.0.1:9142``). Without a reachable
-server they skip with one line on a developer machine; with ``CI=true`` that is a failure instead.
+Integration tests read the server address from ``CASSNB_TEST_HOSTS`` (default ``127.0.0.1:9042``), the
+authenticating server from ``CASSNB_TEST_AUTH_HOSTS`` (default ``127.0.0.1:9142``) and the 3-node ring from
+``CASSNB_TEST_RING_HOSTS`` (default: the local ring, ``127.0.0.11-13:9042``). Without a reachable server they
+skip with one line on a developer machine; with ``CI=true`` that is a failure instead.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ class ServerAddress:
 
 
 def _server_or_skip(env_var: str, default: str, default_port: int, how_to_start: str) -> ServerAddress:
-    address = ServerAddress.parse(os.environ.get(env_var, default), default_port)
+    return _reachable_or_skip(os.environ.get(env_var, default), env_var, default_port, how_to_start)
+
+
+def _reachable_or_skip(text: str, env_var: str, default_port: int, how_to_start: str) -> ServerAddress:
+    address = ServerAddress.parse(text, default_port)
     if address.reachable():
         return address
     message = (
@@ -65,6 +70,18 @@ def auth_cassandra_address() -> ServerAddress:
     return _server_or_skip(
         "CASSNB_TEST_AUTH_HOSTS", "127.0.0.1:9142", 9142, "cassnb local start --auth --port 9142"
     )
+
+
+RING_DEFAULT = "127.0.0.11:9042,127.0.0.12:9042,127.0.0.13:9042"
+
+
+@pytest.fixture(scope="session")
+def ring_hosts() -> str:
+    """The contact points of the 3-node test ring (every node must answer)."""
+    hosts = os.environ.get("CASSNB_TEST_RING_HOSTS", RING_DEFAULT)
+    for host in hosts.split(","):
+        _reachable_or_skip(host, "CASSNB_TEST_RING_HOSTS", 9042, "cassnb local start --nodes 3")
+    return hosts
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ def read_table(
         A lazy DataFrame with one partition per group of token ranges; its dtypes are those
         :func:`cassnb.query_df` gives for the same columns.
     """
+    import dask
     import dask.dataframe as dd
 
     conn = as_connection(connection)
@@ -60,10 +61,12 @@ def read_table(
     runner, session = session_for(conn)
     ref, groups, select, meta = runner.run(_plan(session, table, columns, split_size_mb * 2**20))
     register_plugin()
-    frame: dd.DataFrame = dd.from_map(  # type: ignore[no-untyped-call]
-        _ReadGroup(conn, select, fetch_size), groups, meta=meta, label=f"cassnb-read-{ref.keyspace}.{ref.name}",
-        enforce_metadata=False,
-    )  # fmt: skip
+    # Dask would turn object columns into its own string dtype; the columns keep query_df's dtypes instead.
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame: dd.DataFrame = dd.from_map(  # type: ignore[no-untyped-call]
+            _ReadGroup(conn, select, fetch_size), groups, meta=meta, label=f"cassnb-read-{ref.keyspace}.{ref.name}",
+            enforce_metadata=False,
+        )  # fmt: skip
     return frame
 
 

@@ -117,5 +117,5 @@ def test_bad_plans_are_refused_with_what_to_change() -> None:
         plan([(TokenRange(MIN_TOKEN, MAX_TOKEN), ())], [0.0], 0)
     with pytest.raises(ConfigurationError, match="splits must be at least 1"):
         uniform_ranges(0)
-    with pytest.raises(ConfigurationError, match="into 1,000,000 pieces.*use a larger split size"):
+    with pytest.raises(ConfigurationError, match=r"into 1,000,000 pieces.*use a larger split size"):
         plan([(TokenRange(MIN_TOKEN, MAX_TOKEN), ())], [1e6], 1.0)

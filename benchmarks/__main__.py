@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks import bulk, export, lifecycle, point
+from benchmarks import bulk, export, lifecycle, point, scale
 from benchmarks.data import ensure_loaded, wide_table
 from benchmarks.harness import Context, ScenarioResult, environment, write_reports
 
@@ -28,6 +28,7 @@ SCENARIOS: dict[str, Scenario] = {
     "5": export.run,
     "6": bulk.run_stall,
     "7": lifecycle.run,
+    "8": scale.run,
 }
 
 

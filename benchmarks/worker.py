@@ -94,13 +94,14 @@ async def frames_cassnb(spec: Spec) -> dict[str, float]:
     try:
         gc.collect()
         baseline = rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         frame = await query_df(session, spec["query"], fetch_size=spec["fetch_size"], progress=False)
         elapsed = time.perf_counter() - started
         return {
             "rows/s": len(frame) / elapsed,
             "rows": len(frame),
             "seconds": elapsed,
+            "work CPU s": time.process_time() - cpu,
             **_memory_figures(baseline, frame),
         }
     finally:
@@ -205,7 +206,7 @@ async def iterate_frames(spec: Spec) -> dict[str, float]:
 async def export_cassnb(spec: Spec) -> dict[str, float]:
     cluster, session = await _cassnb_session(spec)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if spec["mode"] == "table":
             export_table = _import_export("export_table")
             report = await export_table(
@@ -218,9 +219,46 @@ async def export_cassnb(spec: Spec) -> dict[str, float]:
             )
         elapsed = time.perf_counter() - started
         rows = int(report.rows)
-        return {"rows/s": rows / elapsed, "rows": rows, "seconds": elapsed, "peak RSS MB": peak_rss_mb()}
+        return {"rows/s": rows / elapsed, "rows": rows, "seconds": elapsed, "peak RSS MB": peak_rss_mb(),
+                "work CPU s": time.process_time() - cpu}  # fmt: skip
     finally:
         await cluster.shutdown()
+
+
+# ------------------------------------------------------------------------------ 8: scale-out
+def _process_cpu() -> float:
+    return time.process_time()
+
+
+def _open_session(hosts: str) -> None:
+    from cassnb.dask._connection import as_connection
+    from cassnb.dask._sessions import session_for
+
+    session_for(as_connection(hosts))
+
+
+def dask_read(spec: Spec) -> dict[str, float]:
+    from distributed import Client, LocalCluster
+
+    from cassnb.dask import read_table
+
+    hosts = f"{spec['host']}:{spec['port']}"
+    with (
+        LocalCluster(n_workers=spec["workers"], threads_per_worker=1, processes=True, dashboard_address=None) as lc,
+        Client(lc) as client,
+    ):
+        # Every worker up, with cassnb imported and its session open: one whole read first, untimed.
+        client.run(_open_session, hosts)
+        _open_session(hosts)
+        read_table(hosts, spec["table"], split_size_mb=spec["split_size_mb"]).map_partitions(len).sum().compute()
+        before = sum(client.run(_process_cpu).values()) + time.process_time()
+        started = time.perf_counter()
+        ddf = read_table(hosts, spec["table"], split_size_mb=spec["split_size_mb"])
+        rows = int(ddf.map_partitions(len).sum().compute())
+        elapsed = time.perf_counter() - started
+        after = sum(client.run(_process_cpu).values()) + time.process_time()
+        return {"rows/s": rows / elapsed, "rows": rows, "seconds": elapsed, "work CPU s": after - before,
+                "partitions": ddf.npartitions}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ 6: stall
@@ -336,6 +374,7 @@ JOBS: dict[str, Callable[[Spec], Any]] = {
     "memory.rows": iterate_rows,
     "memory.frames": iterate_frames,
     "export.cassnb": export_cassnb,
+    "dask.read": dask_read,
     "stall": stall,
     "open_close": open_close,
 }

@@ -1,7 +1,8 @@
 """A whole-table read by token ranges: the plan for a live table, and each piece read from one of its replicas.
 
 :func:`plan_scan` asks the driver's token map for the ring and every node for its size estimates, and lets the
-planner (:mod:`cassnb._token_ranges`) cut the table into pieces and groups. :func:`read_piece` reads one piece
+planner (:mod:`cassnb._token_ranges`) cut the table into pieces and groups; the table's estimated size is
+shared out over the ranges by their width. :func:`read_piece` reads one piece
 with a query sent to a replica of its range (the preferred one first). When that replica fails mid-read — it
 went down, or stopped answering — the piece continues on the next replica from the last page it delivered (a
 paging state is valid on any node), or from its start if none was delivered yet; so every row of the piece is
@@ -17,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from ._identifiers import quote
 from ._schema import find_table
-from ._token_ranges import Group, Piece, estimated_sizes, plan, replica_ranges, size_estimate_rows
+from ._token_ranges import MAX_TOKEN, MIN_TOKEN, Group, Piece, estimated_sizes, plan, replica_ranges, size_estimate_rows
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, UnavailableError
 from .options import RowFormat
 from .streaming import Page, StreamConfig
 
 if TYPE_CHECKING:
     from .session import AsyncSession
+
+RING_WIDTH = MAX_TOKEN - MIN_TOKEN
 
 # A replica that fails like this may be down or overloaded: the next replica is asked instead.
 REPLICA_FAILURES = (ConnectionError, TimeoutError, UnavailableError)
@@ -79,7 +82,10 @@ async def plan_scan(session: AsyncSession, ref: TableRef, split_size: float, *, 
     cluster = session.cluster.driver_cluster
     ranges = replica_ranges(cluster, ref.keyspace)
     estimates = await _size_estimates(session, ref)
-    sizes = estimated_sizes([token_range for token_range, _ in ranges], estimates)
+    total = sum(estimated_sizes([token_range for token_range, _ in ranges], estimates))
+    # Murmur3 spreads keys evenly over the ring, while the per-range estimates are rough (one node's two halves
+    # of the ring were estimated at 256 and 2 partitions for the same table): the total is shared out by width.
+    sizes = [total * token_range.width / RING_WIDTH for token_range, _ in ranges]
     return plan(ranges, sizes, split_size, min_pieces=min_pieces)
 
 

@@ -13,8 +13,8 @@ Used by :func:`cassnb.export_table` and by :mod:`cassnb.dask`. The plan is made 
    a group is read from its replicas, the first one preferred.
 
 Every key's token lies in exactly one piece, so reading every piece reads every row exactly once. A server with
-no estimates yet (a new table whose data is still in memtables) gives sizes of 0: every range is then one piece,
-and pieces are grouped four at a time.
+no estimates yet (a new table whose data is still in memtables) gives sizes of 0: the ring is then cut into at
+least 16 pieces per replica host, grouped four at a time.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .exceptions import ConfigurationError
 MIN_TOKEN = -(2**63)
 MAX_TOKEN = 2**63 - 1
 UNKNOWN_PER_GROUP = 4  # pieces per group when the server has no size estimates
+UNKNOWN_PER_HOST = 16  # pieces per replica host, at least, when the server has no size estimates
 MAX_PIECES = 100_000  # more queries than this for one table means the split size is far too small
 
 
@@ -127,6 +128,10 @@ def plan(
         raise ConfigurationError(f"the split size must be a positive number of bytes, got {split_size!r}")
     if min_pieces < 1:
         raise ConfigurationError(f"splits must be at least 1, got {min_pieces}")
+    known = any(size > 0 for size in sizes)
+    if not known:  # the size is unknown: enough pieces that every host serves several partitions
+        hosts = {host for _, replicas in ranges for host in replicas}
+        min_pieces = max(min_pieces, UNKNOWN_PER_HOST * max(len(hosts), 1))
     parts = [max(1, math.ceil(size / split_size)) for size in sizes]
     if sum(parts) > MAX_PIECES:
         raise ConfigurationError(
@@ -138,7 +143,6 @@ def plan(
     for (token_range, replicas), size, count in zip(ranges, sizes, parts, strict=True):
         for piece in token_range.split(count):
             pieces[replicas].append(Piece(piece, replicas, size * piece.width / token_range.width))
-    known = any(size > 0 for size in sizes)
     groups = [group for replicas, found in pieces.items() for group in _pack(replicas, found, split_size, known)]
     return sorted(groups, key=lambda group: group.pieces[0].range.start)
 

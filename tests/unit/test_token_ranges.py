@@ -106,10 +106,12 @@ def test_large_ranges_are_cut_to_the_split_size_and_packed_by_replica_set() -> N
     assert [len(g.pieces) for g in plan(many, [100.0] * 8, 450.0)] == [4, 4]
 
 
-def test_without_estimates_every_range_is_a_piece_and_groups_hold_four() -> None:
-    many = [(r, ("n1",)) for r in uniform_ranges(10)]
-    assert [len(g.pieces) for g in plan(many, [0.0] * 10, 1e6)] == [4, 4, 2]
-    assert [len(g.pieces) for g in plan(many[:2], [0.0, 0.0], 1e6, min_pieces=6)] == [4, 2]
+def test_without_estimates_each_host_gets_sixteen_pieces_in_groups_of_four() -> None:
+    one_host = [(r, ("n1",)) for r in uniform_ranges(2)]
+    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6)] == [4, 4, 4, 4]
+    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6, min_pieces=24)] == [4] * 6
+    ring = [(r, (f"n{i % 3}", f"n{(i + 1) % 3}")) for i, r in enumerate(uniform_ranges(48))]
+    assert sum(len(g.pieces) for g in plan(ring, [0.0] * 48, 1e6)) == 48 and len(plan(ring, [0.0] * 48, 1e6)) == 12
 
 
 def test_bad_plans_are_refused_with_what_to_change() -> None:

@@ -27,7 +27,7 @@ distributed = pytest.importorskip("distributed")
 import cassnb  # noqa: E402
 import cassnb.dask as cdask  # noqa: E402
 from cassnb.local import LocalRing  # noqa: E402
-from tests.integration.test_type_registry import COLUMNS, ROWS, SCALAR_NAMES  # noqa: E402
+from tests.integration.test_type_registry import ROWS, create_registry_table  # noqa: E402
 
 ROWS_BIG = 1_000_000
 PER_BUCKET = 1_000
@@ -182,16 +182,7 @@ def test_columns_are_selected_on_the_server(big: dict[str, Any], ring_hosts: str
 @pytest.mark.asyncio
 async def test_dtypes_are_query_df_s_for_every_cql_type(ring_hosts: str, ring_keyspace: str, ring_driver: Any,
                                                         client: Any) -> None:  # fmt: skip
-    fields = ", ".join(f"f_{name} {name}" for name in SCALAR_NAMES)
-    ring_driver.execute(f"CREATE TYPE IF NOT EXISTS {ring_keyspace}.registry_every ({fields})")
-    columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
-    ring_driver.execute(f"CREATE TABLE {ring_keyspace}.every (k int PRIMARY KEY, {columns})")
-    for row in ROWS:
-        names = list(row)
-        insert = ring_driver.prepare(
-            f"INSERT INTO {ring_keyspace}.every ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        )
-        ring_driver.execute(insert, [row[name] for name in names])
+    create_registry_table(ring_driver, ring_keyspace, "every")
     ddf = cdask.read_table(ring_hosts, f"{ring_keyspace}.every")
     async with await cassnb.connect(ring_hosts, keyspace=ring_keyspace) as session:
         expected = await cassnb.query_df(session, "SELECT * FROM every", progress=False)

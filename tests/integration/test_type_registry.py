@@ -106,20 +106,25 @@ def canonical(value: Any) -> str:
     return repr(value)
 
 
-@pytest.fixture(scope="module")
-def registry_tables(driver_session: Any, keyspace: str) -> str:
+def create_registry_table(driver_session: Any, keyspace: str, table: str, *, rows: bool = True) -> None:
+    """The table of every registry type (and its UDT), with the test ``ROWS`` in it unless ``rows=False``."""
     fields = ", ".join(f"f_{name} {name}" for name in SCALAR_NAMES)
     driver_session.execute(f"CREATE TYPE IF NOT EXISTS {keyspace}.registry_every ({fields})")
     columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
-    for table in ("registry_source", "registry_copy"):
-        driver_session.execute(f"DROP TABLE IF EXISTS {keyspace}.{table}")
-        driver_session.execute(f"CREATE TABLE {keyspace}.{table} (k int PRIMARY KEY, {columns})")
-    for row in ROWS:
+    driver_session.execute(f"DROP TABLE IF EXISTS {keyspace}.{table}")
+    driver_session.execute(f"CREATE TABLE {keyspace}.{table} (k int PRIMARY KEY, {columns})")
+    for row in ROWS if rows else ():
         names = list(row)
         insert = driver_session.prepare(
-            f"INSERT INTO {keyspace}.registry_source ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            f"INSERT INTO {keyspace}.{table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         )
         driver_session.execute(insert, [row[name] for name in names])
+
+
+@pytest.fixture(scope="module")
+def registry_tables(driver_session: Any, keyspace: str) -> str:
+    create_registry_table(driver_session, keyspace, "registry_source")
+    create_registry_table(driver_session, keyspace, "registry_copy", rows=False)
     return keyspace
 
 

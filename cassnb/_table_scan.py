@@ -77,7 +77,9 @@ async def table_ref(session: AsyncSession, table: str) -> TableRef:
     return TableRef(meta.keyspace_name, meta.name, tuple(meta.columns), tuple(c.name for c in meta.partition_key))
 
 
-async def plan_scan(session: AsyncSession, ref: TableRef, split_size: float, *, min_pieces: int = 1) -> list[Group]:
+async def plan_scan(
+    session: AsyncSession, ref: TableRef, split_size: float, *, min_pieces: int = 1, per_host_when_unknown: int = 0
+) -> list[Group]:
     """The groups of pieces that read ``ref`` whole, from the live ring and every node's size estimates."""
     cluster = session.cluster.driver_cluster
     ranges = replica_ranges(cluster, ref.keyspace)
@@ -86,7 +88,7 @@ async def plan_scan(session: AsyncSession, ref: TableRef, split_size: float, *, 
     # Murmur3 spreads keys evenly over the ring, while the per-range estimates are rough (one node's two halves
     # of the ring were estimated at 256 and 2 partitions for the same table): the total is shared out by width.
     sizes = [total * token_range.width / RING_WIDTH for token_range, _ in ranges]
-    return plan(ranges, sizes, split_size, min_pieces=min_pieces)
+    return plan(ranges, sizes, split_size, min_pieces=min_pieces, per_host_when_unknown=per_host_when_unknown)
 
 
 async def _size_estimates(session: AsyncSession, ref: TableRef) -> list[tuple[int, int, float]]:

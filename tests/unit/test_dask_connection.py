@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("distributed")
-
 from cassnb._secret import Secret
 from cassnb.dask import Connection, connection
 from cassnb.dask._connection import as_connection

@@ -37,7 +37,7 @@ demo: install
 test: install
 	$(BIN)/mypy
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
-	CASSNB_PROGRESS=static $(WITH_SERVERS) $(BIN)/python -m pytest tests notebooks $(NBVAL)
+	CASSNB_PROGRESS=static $(WITH_SERVERS) $(BIN)/python -m pytest tests notebooks $(NBVAL) --durations=30
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

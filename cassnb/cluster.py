@@ -23,6 +23,7 @@ from . import _logging
 from ._awaitable import AwaitableContext
 from ._hosts import split_hosts
 from ._probe import ProbeError, handshake
+from ._rows import named_tuple_rows
 from ._secret import Secret, SecretAuthProvider
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, translate
 from .retry import IdempotentRetryPolicy
@@ -108,6 +109,7 @@ class AsyncCluster:
             profile = ExecutionProfile(
                 load_balancing_policy=load_balancing_policy or TokenAwarePolicy(DCAwareRoundRobinPolicy()),
                 retry_policy=retry_policy or IdempotentRetryPolicy(),
+                row_factory=named_tuple_rows,  # the driver's rows, without a new class per response
             )
             options["execution_profiles"] = {EXEC_PROFILE_DEFAULT: profile}
         try:

@@ -26,9 +26,11 @@ class RowFormat(enum.Enum):
     DICT = "dict"
 
     def factory(self) -> object:
-        from cassandra.query import dict_factory, named_tuple_factory, tuple_factory
+        from cassandra.query import dict_factory, tuple_factory
 
-        return {RowFormat.NAMED_TUPLE: named_tuple_factory, RowFormat.TUPLE: tuple_factory,
+        from ._rows import named_tuple_rows
+
+        return {RowFormat.NAMED_TUPLE: named_tuple_rows, RowFormat.TUPLE: tuple_factory,
                 RowFormat.DICT: dict_factory}[self]  # fmt: skip
 
 

@@ -26,6 +26,7 @@ import pytest
 
 import cassnb
 import cassnb.dask as cdask
+from cassnb._token_ranges import MAX_TOKEN, MIN_TOKEN
 from cassnb.local import LocalRing
 from tests.integration.test_type_registry import ROWS, create_registry_table
 
@@ -230,7 +231,7 @@ def _server_count(driver: Any, table: str) -> int:
     can outlast the server's range-read timeout on a busy 2-core machine, one per range cannot. No key has the
     minimum token, so the ranges (MIN, t1], (t1, t2], ..., (tn, MAX] hold every row once."""
     tokens = sorted(token.value for token in driver.cluster.metadata.token_map.ring)
-    bounds = [-(2**63), *tokens, 2**63 - 1]
+    bounds = [MIN_TOKEN, *tokens, MAX_TOKEN]
     count = driver.prepare(f"SELECT COUNT(*) FROM {table} WHERE token(bucket) > ? AND token(bucket) <= ?")
     return sum(driver.execute(count, [low, high]).one()[0] for low, high in itertools.pairwise(bounds))
 

@@ -132,7 +132,7 @@ def plan(
     if not known:  # the size is unknown: enough pieces that every host serves several partitions
         hosts = {host for _, replicas in ranges for host in replicas}
         min_pieces = max(min_pieces, per_host_when_unknown * max(len(hosts), 1))
-    parts = [max(1, math.ceil(size / split_size)) for size in sizes]
+    parts = [_parts(size, token_range.width, split_size) for (token_range, _), size in zip(ranges, sizes, strict=True)]
     if sum(parts) > MAX_PIECES:
         raise ConfigurationError(
             f"a split size of {split_size / 2**20:.3g} MB cuts this table ({sum(sizes) / 2**20:.3g} MB estimated) "
@@ -145,6 +145,16 @@ def plan(
             pieces[replicas].append(Piece(piece, replicas, size * piece.width / token_range.width))
     groups = [group for replicas, found in pieces.items() for group in _pack(replicas, found, split_size, known)]
     return sorted(groups, key=lambda group: group.pieces[0].range.start)
+
+
+def _parts(size: float, width: int, split_size: float) -> int:
+    """How many pieces to cut a range of ``width`` tokens and ``size`` bytes into, so that even its widest
+    piece (the widths are whole numbers of tokens, so they differ by one) stays within ``split_size``."""
+    parts = max(1, math.ceil(size / split_size))
+    if size * -(-width // parts) / width <= split_size * (1 + 1e-9):  # ceil(width / parts): the widest
+        return parts
+    widest = max(1, math.floor(split_size * width / size))  # tokens a piece may span
+    return min(width, -(-width // widest))
 
 
 def _cut_widest(ranges: Sequence[tuple[TokenRange, tuple[str, ...]]], parts: list[int], min_pieces: int) -> None:

@@ -121,3 +121,13 @@ def test_bad_plans_are_refused_with_what_to_change() -> None:
         uniform_ranges(0)
     with pytest.raises(ConfigurationError, match=r"into 1,000,000 pieces.*use a larger split size"):
         plan([(TokenRange(MIN_TOKEN, MAX_TOKEN), ())], [1e6], 1.0)
+
+
+def test_an_odd_width_range_is_cut_so_that_its_widest_piece_fits() -> None:
+    # Found by the property test above: 103 tokens holding 1.99 split sizes cut in two gives pieces of 51 and
+    # 52 tokens, and the 52-token one is over the split size; three pieces fit.
+    sizes = estimated_sizes([TokenRange(1, 104)], [(-9, 103, 2_189_262.0)])
+    groups = plan([(TokenRange(1, 104), ("a",))], sizes, 1_000_000.0)
+    pieces = [piece for group in groups for piece in group.pieces]
+    assert len(pieces) == 3 and max(piece.size for piece in pieces) <= 1_000_000.0
+    assert [piece.range.width for piece in pieces] == [34, 34, 35]

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, overload
 
 from ._bridge import PageData, PageFetcher
+from ._gc import PageLease
 from .exceptions import ClosedError, ConfigurationError, translate
 
 log = logging.getLogger("cassnb.streaming")
@@ -171,6 +172,10 @@ class AsyncStreamingResultSet:
         self._loop = asyncio.get_running_loop()
         self._number = next(_sequence)
         _open_streams[self._number] = self
+        # Full collections wait while pages keep coming (cassnb._gc); given back at the end, on close, when
+        # the stream is dropped unclosed, or a second after the last page.
+        self._lease = PageLease(self._loop)
+        weakref.finalize(self, self._lease.release)
 
     # ------------------------------------------------------------------ state
     @property
@@ -254,6 +259,7 @@ class AsyncStreamingResultSet:
             await self.close()
             raise
         self._pending = None
+        self._lease.renew()
         for warning in data.warnings or ():
             if warning not in self.warnings:
                 self.warnings.append(warning)
@@ -270,6 +276,8 @@ class AsyncStreamingResultSet:
         if self._config.max_pages is None or self.page_number < self._config.max_pages:
             self._pending = self._fetcher.following(data)  # prefetch exactly one page
         self._finished, self._exhausted = self._pending is None, not more
+        if self._finished:
+            self._lease.release()  # the last page: nothing more will come to renew it
         if self._on_page is not None:
             self._on_page(len(rows))
         self._run_callback(len(rows))
@@ -294,6 +302,7 @@ class AsyncStreamingResultSet:
             return
         self._closed = True
         self._pending = None
+        self._lease.release()
         self._fetcher.release()
         _open_streams.pop(self._number, None)
 

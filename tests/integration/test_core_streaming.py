@@ -139,3 +139,55 @@ async def test_execute_fetches_all_pages_with_a_per_page_timeout(session: AsyncS
     """100,000 rows in 100 pages, each page under a 2 s budget: no whole-call deadline cuts it short."""
     result = await session.execute(f"SELECT id FROM {big_table}", fetch_size=1000, timeout=2.0)
     assert len(result) == 100_000 and not result.has_more_pages
+
+
+async def test_full_collections_wait_only_while_pages_keep_coming(
+    session: AsyncSession, fifty: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream defers the collector's full passes while it delivers pages, and gives them back at its end,
+    on close, when dropped unclosed, and when nobody takes a page for a while."""
+    import gc
+
+    from cassnb import _gc, streaming
+
+    config = StreamConfig(fetch_size=10)
+    async with session.execute_stream("SELECT c FROM fifty", stream_config=config) as stream:
+        seen = []
+        async for row in stream:
+            seen.append((row.c, gc.isenabled()))
+    assert [c for c, _ in seen] == list(range(50))
+    assert not any(enabled for c, enabled in seen if c < 40), "deferred while more pages were coming"
+    assert gc.isenabled(), "back once the last page was delivered"
+
+    async with session.execute_stream("SELECT c FROM fifty", stream_config=config) as stream:
+        await stream.__anext__()
+        assert not gc.isenabled()
+    assert gc.isenabled(), "back when the stream is closed early"
+
+    stream = await session.execute_stream("SELECT c FROM fifty", stream_config=config)
+    await stream.__anext__()
+    assert not gc.isenabled()
+    del stream  # left unclosed and dropped
+    assert gc.isenabled(), "back when an unclosed stream is dropped"
+
+    class Observed(_gc.PageLease):
+        __slots__ = ("given_back",)
+
+        def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+            super().__init__(loop)
+            self.given_back = asyncio.Event()
+
+        def release(self) -> None:
+            super().release()
+            self.given_back.set()
+
+    monkeypatch.setattr(_gc, "IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(streaming, "PageLease", Observed)
+    kept = await session.execute_stream("SELECT c FROM fifty", stream_config=config)
+    try:
+        await kept.__anext__()  # renewed for 50 ms, then nobody asks for the next page
+        assert not gc.isenabled()
+        await asyncio.wait_for(kept._lease.given_back.wait(), 5)  # the stream is open: only the timer releases
+        assert gc.isenabled(), "back when an open stream sits idle"
+    finally:
+        await kept.close()

@@ -150,8 +150,12 @@ async def interleave(
     *,
     warmup: bool = True,
     log: Callable[[str], None] = print,
+    operations: tuple[int, str] | None = None,
 ) -> None:
-    """Run the contenders A B C A B C ..., ``repetitions`` rounds, after one discarded warm-up round."""
+    """Run the contenders A B C A B C ..., ``repetitions`` rounds, after one discarded warm-up round.
+
+    ``operations=(count, unit)`` adds ``CPU µs/<unit>``: the run's client CPU over ``count`` operations,
+    unless the contender measured it itself (a worker process that leaves out its start-up)."""
     rounds = ([False] if warmup else []) + [True] * repetitions
     for number, keep in enumerate(rounds):
         for contender in contenders:
@@ -168,6 +172,9 @@ async def interleave(
             # for (bulk scenarios measure in a fresh interpreter); the server is another process. Stable on a
             # busy machine where wall time is not.
             sample = {**sample, CPU_METRIC: _cpu_seconds() - cpu_started}
+            if operations is not None:
+                count, unit = operations
+                sample.setdefault(f"CPU µs/{unit}", sample[CPU_METRIC] / count * 1e6)
             label = f"round {number}" if keep else "warm-up"
             log(f"    {contender.name} [{label}]: " + ", ".join(f"{k} {v:,.4g}" for k, v in sample.items()))
             if keep:
@@ -386,14 +393,15 @@ class Context:
     def spec(self, job: str, **arguments: Any) -> dict[str, Any]:
         return {"job": job, "host": self.host, "port": self.port, **arguments}
 
-    async def in_subprocess(self, spec: dict[str, Any], limit: float = 1800.0) -> dict[str, float]:
-        """Run one measurement in a fresh interpreter (:mod:`benchmarks.worker`); return its figures."""
+    async def in_subprocess(
+        self, spec: dict[str, Any], limit: float = 1800.0, command: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """Run one measurement in a fresh interpreter (:mod:`benchmarks.worker` unless ``command`` names
+        another program, such as the peers' worker); return its figures."""
         import asyncio
 
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "benchmarks.worker",
+            *(command or (sys.executable, "-m", "benchmarks.worker")),
             json.dumps(spec),
             cwd=Path(__file__).parent.parent,
             stdout=asyncio.subprocess.PIPE,

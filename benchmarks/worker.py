@@ -96,12 +96,17 @@ async def frames_cassnb(spec: Spec) -> dict[str, float]:
         baseline = rss_mb()
         started, cpu = time.perf_counter(), time.process_time()
         frame = await query_df(session, spec["query"], fetch_size=spec["fetch_size"], progress=False)
-        elapsed = time.perf_counter() - started
+        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+        # query_df defers the collector's full passes to after the read; the pass that follows is its cost
+        collect_started = time.process_time()
+        gc.collect()
         return {
             "rows/s": len(frame) / elapsed,
             "rows": len(frame),
             "seconds": elapsed,
-            "work CPU s": time.process_time() - cpu,
+            "work CPU s": used,
+            "CPU µs/row": used / len(frame) * 1e6,
+            "later full GC ms": (time.process_time() - collect_started) * 1000,
             **_memory_figures(baseline, frame),
         }
     finally:
@@ -117,7 +122,7 @@ def frames_driver_tuples(spec: Spec) -> dict[str, float]:
     try:
         gc.collect()
         baseline = rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = session.execute(SimpleStatement(spec["query"], fetch_size=spec["fetch_size"]))
         rows = list(result.current_rows)
         while result.has_more_pages:
@@ -130,6 +135,7 @@ def frames_driver_tuples(spec: Spec) -> dict[str, float]:
             "rows/s": len(frame) / elapsed,
             "rows": len(frame),
             "seconds": elapsed,
+            "CPU µs/row": (time.process_time() - cpu) / len(frame) * 1e6,
             **_memory_figures(baseline, frame),
         }
     finally:
@@ -145,7 +151,7 @@ def frames_named_tuples(spec: Spec) -> dict[str, float]:
     try:
         gc.collect()
         baseline = rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         rows = list(session.execute(SimpleStatement(spec["query"], fetch_size=spec["fetch_size"])))
         frame = pd.DataFrame(rows)
         elapsed = time.perf_counter() - started
@@ -154,6 +160,7 @@ def frames_named_tuples(spec: Spec) -> dict[str, float]:
             "rows/s": len(frame) / elapsed,
             "rows": len(frame),
             "seconds": elapsed,
+            "CPU µs/row": (time.process_time() - cpu) / len(frame) * 1e6,
             **_memory_figures(baseline, frame),
         }
     finally:
@@ -169,14 +176,15 @@ async def iterate_rows(spec: Spec) -> dict[str, float]:
     try:
         gc.collect()
         baseline = rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         count = 0
         config = StreamConfig(fetch_size=spec["fetch_size"])
         async with session.execute_stream(spec["query"], stream_config=config) as stream:
             async for _row in stream:
                 count += 1
         elapsed = time.perf_counter() - started
-        return {"rows": count, "rows/s": count / elapsed, **_memory_figures(baseline)}
+        used = time.process_time() - cpu
+        return {"rows": count, "rows/s": count / elapsed, "CPU µs/row": used / count * 1e6, **_memory_figures(baseline)}
     finally:
         await cluster.shutdown()
 
@@ -191,13 +199,14 @@ async def iterate_frames(spec: Spec) -> dict[str, float]:
     try:
         gc.collect()
         baseline = rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         count = 0
         async with stream_frames(session, spec["query"], fetch_size=spec["fetch_size"]) as chunks:
             async for chunk in chunks:
                 count += len(chunk)
         elapsed = time.perf_counter() - started
-        return {"rows": count, "rows/s": count / elapsed, **_memory_figures(baseline)}
+        used = time.process_time() - cpu
+        return {"rows": count, "rows/s": count / elapsed, "CPU µs/row": used / count * 1e6, **_memory_figures(baseline)}
     finally:
         await cluster.shutdown()
 
@@ -294,44 +303,51 @@ async def _with_heartbeat(work: Callable[[], Awaitable[int]], period: float) -> 
 
 
 async def stall(spec: Spec) -> dict[str, float]:
-    """Stream the table into one DataFrame under a 5 ms heartbeat (``spec["via"]`` picks the code path)."""
-    from benchmarks import prototypes  # noqa: F401 - imported before the clock starts
-    from cassnb import RowFormat, StreamConfig
-    from cassnb._frames import FrameBuilder
+    """Read the table through one of cassnb's streaming paths under a 5 ms heartbeat (``spec["via"]``):
+    ``rows`` (``async for row in execute_stream``), ``pages`` (``stream.pages()``), ``frames``
+    (``stream_frames`` chunks) or ``query_df`` (one DataFrame). With ``keep`` (the default) the streams'
+    consumer keeps everything it read, as one building a result would; without, it only counts."""
+    from cassnb import StreamConfig
+    from cassnb.frames import query_df, stream_frames
 
-    query_df = _import_query_df() if spec["via"] == "query_df" else None
     cluster, session = await _cassnb_session(spec)
-    # Results stay referenced until the process ends: a caller keeps its DataFrame, and freeing a million
-    # objects on the loop is not part of reading them.
+    # Results stay referenced until the process ends: freeing a million objects is not part of reading them.
     kept: list[Any] = []
+    config = StreamConfig(fetch_size=spec["fetch_size"])
+    keep = spec.get("keep", True)
+    counted = 0
 
-    async def pages_and_builder() -> int:
-        frames, builder = [], None
-        config = StreamConfig(fetch_size=spec["fetch_size"])
-        async with session.execute_stream(
-            spec["query"], stream_config=config, row_format=RowFormat.TUPLE
-        ) as s:
-            async for page in s.pages():
-                builder = builder or FrameBuilder(page.column_names, page.column_types)
-                frames.append(builder.frame(page.rows))
-        frame = builder.concat(frames) if builder is not None else None
-        kept.extend([frame, frames])
-        return 0 if frame is None else len(frame)
+    def hold(item: Any, rows: int = 1) -> None:  # keep what was read, or only count it (and let it go)
+        nonlocal counted
+        counted += rows
+        if keep:
+            kept.append(item)
+
+    async def rows() -> int:
+        async with session.execute_stream(spec["query"], stream_config=config) as stream:
+            async for row in stream:
+                hold(row)
+        return counted
+
+    async def pages() -> int:
+        async with session.execute_stream(spec["query"], stream_config=config) as stream:
+            async for page in stream.pages():
+                hold(page, len(page))
+        return counted
+
+    async def frames() -> int:
+        async with stream_frames(session, spec["query"], fetch_size=spec["fetch_size"]) as chunks:
+            async for chunk in chunks:
+                hold(chunk, len(chunk))
+        return counted
 
     async def through_query_df() -> int:
         frame = await query_df(session, spec["query"], fetch_size=spec["fetch_size"], progress=False)
         kept.append(frame)
         return len(frame)
 
-    async def prototype() -> int:
-        from benchmarks.prototypes import read_frame
-
-        frame = await read_frame(session, spec["query"], spec["fetch_size"])
-        kept.append(frame)
-        return 0 if frame is None else len(frame)
-
     try:
-        work = {"query_df": through_query_df, "pages": pages_and_builder, "prototype": prototype}[spec["via"]]
+        work = {"rows": rows, "pages": pages, "frames": frames, "query_df": through_query_df}[spec["via"]]
         return await _with_heartbeat(work, spec.get("period", 0.005))
     finally:
         await cluster.shutdown()

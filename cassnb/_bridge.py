@@ -1,15 +1,18 @@
-"""The one place where the driver's threads meet asyncio.
+"""The one place where the driver's answers meet asyncio.
 
-cassandra-driver answers on its own I/O threads through ``ResponseFuture`` callbacks, and its callbacks stay
-registered for every page of a paged query. :class:`PageFetcher` turns that into awaitable pages:
+cassandra-driver answers through ``ResponseFuture`` callbacks, and its callbacks stay registered for every page
+of a paged query. They run where the answer was decoded: on the awaiting loop itself for small answers served by
+:mod:`cassnb._reactor`, on its worker thread for pages of rows, or on the driver's I/O thread with
+``io="thread"``. :class:`PageFetcher` turns that into awaitable pages:
 
 * the asyncio future for a page is created on the running loop *before* the request is sent, so an answer that
   arrives immediately still has somewhere to go;
 * the driver thread snapshots everything that describes the page (rows, the paging state of the next page,
   column names and types) and hands it to the loop as one item — one hop per page, never per row;
-* answers that arrive while the loop has not yet woken up for earlier ones share that wake-up: each loop has
-  an inbox that driver threads append to, and one scheduled callback drains it (under load, hundreds of
-  answers cost one ``call_soon_threadsafe`` instead of hundreds);
+* an answer decoded on the loop that awaits it resolves its future there and then;
+* answers from other threads that arrive while the loop has not yet woken up for earlier ones share that
+  wake-up: each loop has an inbox that threads append to, and one scheduled callback drains it (under load,
+  hundreds of answers cost one ``call_soon_threadsafe`` instead of hundreds);
 * an answer for a future that was cancelled, or for a loop that has closed, is dropped quietly: no
   "exception was never retrieved" warnings, no errors on the driver's threads;
 * every page request gets the full timeout (the driver on its own would give later pages none).
@@ -54,7 +57,10 @@ class _Inbox:
 
     def post(self, deliver: Callable[[asyncio.Future[PageData], Any], None], future: asyncio.Future[PageData],
              value: Any) -> None:  # fmt: skip
-        """Called on a driver thread."""
+        """Called on a driver thread, or on the loop itself when it serves the sockets (cassnb._reactor)."""
+        if _get_running_loop() is self._loop:
+            deliver(future, value)
+            return
         with self._lock:
             self._items.append((deliver, future, value))
             if self._scheduled:
@@ -73,6 +79,7 @@ class _Inbox:
             deliver(future, value)
 
 
+_get_running_loop = asyncio._get_running_loop  # the C accessor; None outside a running loop
 _inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
 
 

@@ -23,9 +23,11 @@ from . import _logging
 from ._awaitable import AwaitableContext
 from ._hosts import split_hosts
 from ._probe import ProbeError, handshake
+from ._reactor import Reactor, usable
 from ._rows import named_tuple_rows
 from ._secret import Secret, SecretAuthProvider
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, translate
+from .options import IO
 from .retry import IdempotentRetryPolicy
 from .session import AsyncSession
 
@@ -59,6 +61,9 @@ class AsyncCluster:
         ssl_context: an ``ssl.SSLContext`` for TLS.
         load_balancing_policy, retry_policy: policies of the default execution profile. The default retry
             policy retries writes only for idempotent statements (:class:`cassnb.retry.IdempotentRetryPolicy`).
+        io: where the sockets are served: ``"loop"`` (default), on the event loop that awaits the requests,
+            or ``"thread"``, on the driver's own I/O thread; see :class:`cassnb.options.IO`. A
+            ``connection_class`` in ``driver_options`` and TLS connections use the driver's.
         **driver_options: passed through to ``cassandra.cluster.Cluster``.
 
     Raises:
@@ -76,6 +81,7 @@ class AsyncCluster:
         ssl_context: Any = None,
         load_balancing_policy: Any = None,
         retry_policy: Any = None,
+        io: IO | str = IO.LOOP,
         **driver_options: Any,
     ) -> None:
         if protocol_version is not None and int(protocol_version) < MIN_PROTOCOL_VERSION:
@@ -91,6 +97,18 @@ class AsyncCluster:
         # Reconnect quickly after a restart: back off from 0.5 s up to 10 s between attempts.
         driver_options.setdefault("reconnection_policy", ExponentialReconnectionPolicy(0.5, 10.0))
         driver_options.setdefault("conviction_policy_factory", _RememberingConvictionPolicy)
+        try:
+            io = IO.parse(io)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        self._reactor: Reactor | None = None
+        if (
+            io is IO.LOOP
+            and "connection_class" not in driver_options
+            and usable({"ssl_context": ssl_context, **driver_options})
+        ):
+            self._reactor = Reactor()
+            driver_options["connection_class"] = self._reactor.connection_class()
         self._driver_options: dict[str, Any] = dict(
             port=port, auth_provider=auth_provider, protocol_version=int(protocol_version or MIN_PROTOCOL_VERSION),
             executor_threads=executor_threads, ssl_context=ssl_context, **driver_options,
@@ -185,6 +203,8 @@ class AsyncCluster:
             # The driver shuts its Cluster down when the first connection fails; a later connect() of the same
             # AsyncCluster (the server has come up since) starts afresh from the same settings.
             self._cluster = self._new_driver_cluster()
+        if self._reactor is not None:
+            self._reactor.use(asyncio.get_running_loop())
         opening = asyncio.ensure_future(asyncio.to_thread(self._cluster.connect, keyspace))
         try:
             driver_session = await asyncio.wait_for(asyncio.shield(opening), timeout)
@@ -244,7 +264,12 @@ class AsyncCluster:
         for session in self._sessions:
             with contextlib.suppress(Exception):
                 await session.close()
-        await asyncio.to_thread(self._cluster.shutdown)
+        await asyncio.to_thread(self._shutdown_driver)
+
+    def _shutdown_driver(self) -> None:
+        self._cluster.shutdown()
+        if self._reactor is not None:
+            self._reactor.close()
 
     async def close(self) -> None:
         """Alias of :meth:`shutdown`, so a cluster is an ordinary closable resource."""

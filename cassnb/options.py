@@ -34,6 +34,26 @@ class RowFormat(enum.Enum):
                 RowFormat.DICT: dict_factory}[self]  # fmt: skip
 
 
+class IO(enum.Enum):
+    """Where the driver's sockets are served (``AsyncCluster(io=...)``).
+
+    ``LOOP`` (the default): on the event loop that awaits the requests, so an answer reaches its caller
+    without crossing threads; a worker thread stands in while the loop is blocked or closed
+    (:mod:`cassnb._reactor`). ``THREAD``: on the driver's own I/O thread (libev), as plain cassandra-driver
+    does. Connections with TLS always use ``THREAD``.
+    """
+
+    LOOP = "loop"
+    THREAD = "thread"
+
+    @classmethod
+    def parse(cls, value: str | IO) -> IO:
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"io must be 'loop' or 'thread', got {value!r}") from None
+
+
 class Consistency(enum.IntEnum):
     """CQL consistency levels, with the protocol's numeric values (usable wherever the driver takes one)."""
 

@@ -184,6 +184,9 @@ class AsyncSession:
         }
         if timeout is not UNSET:
             options["timeout"] = timeout
+        reactor = self._cluster._reactor
+        if reactor is not None:
+            reactor.use(asyncio.get_running_loop())
         return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
 
     def _bind(self, statement: Query, parameters: Parameters) -> tuple[Query, Parameters]:

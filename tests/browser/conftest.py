@@ -186,6 +186,14 @@ class Notebook:
             f"{self.PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout * 1000
         )
 
+    def accept_kernel_dialog(self) -> None:
+        """JupyterLab now and then asks which kernel to start although the notebook names one (the dialog can
+        appear after the kernel shows as idle): take the kernel it proposes, as a user would."""
+        dialog = self.page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():
+            dialog.locator(".jp-mod-accept").click()
+            dialog.wait_for(state="detached")
+
     def run(self, index: int) -> None:
         """Click into cell ``index`` and run it in place (Ctrl+Enter), and wait until the kernel has it.
 
@@ -198,7 +206,11 @@ class Notebook:
             return prompt.textContent !== before && /\\[[\\d*]+\\]/.test(prompt.textContent);
         }}"""
         for _attempt in range(5):
-            self.cell(index).locator(".cm-content").click()
+            self.accept_kernel_dialog()
+            try:
+                self.cell(index).locator(".cm-content").click(timeout=10_000)
+            except Exception:  # Playwright's TimeoutError: something covered the cell; look again
+                continue
             self.page.keyboard.press("Control+Enter")
             try:
                 self.page.wait_for_function(queued, arg=[index, before], timeout=10_000)

@@ -202,15 +202,35 @@ class FrameBuilder:
     def concat(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """Join page frames from :meth:`frame` into one, with a fresh RangeIndex.
 
+        The frames are joined one column at a time, and each column's pieces are let go as soon as that
+        column is joined: the peak is the pages plus one column, where ``pd.concat`` would hold the pages and
+        the whole result at once. A ``list`` of frames is emptied (the caller hands the pages over); the
+        frames themselves are never changed.
+
         :param frames: the pages in order; may be empty.
         :returns: one frame with the builder's dtypes (an empty one when there are no rows at all).
         """
         non_empty = [f for f in frames if len(f)]
+        if isinstance(frames, list):
+            frames.clear()
         if not non_empty:
             return self._empty.copy()
         if len(non_empty) == 1:
             return non_empty[0].reset_index(drop=True)
-        return pd.concat(non_empty, ignore_index=True)
+        if not all(f.columns.equals(self._columns) and tuple(f.dtypes) == self._dtypes for f in non_empty):
+            return pd.concat(non_empty, ignore_index=True)  # frames changed since (more() of an edited frame)
+        # One list of column pieces per column; once the frames are dropped, each piece is all that holds its
+        # page's array, so joining a column and dropping its pieces gives that memory back.
+        pieces: list[list[pd.Series] | None] = [[f.iloc[:, i] for f in non_empty] for i in range(len(self._dtypes))]
+        del non_empty
+        columns = {}
+        for i, column in enumerate(pieces):
+            assert column is not None
+            columns[i] = pd.concat(column, ignore_index=True)
+            pieces[i] = column = None
+        frame = pd.DataFrame(columns, copy=False)
+        frame.columns = self._columns
+        return frame
 
     def _assemble(self, columns: Sequence[_Column]) -> pd.DataFrame:
         # Each column goes in as a Series with its dtype spelled out: given a bare object array of

@@ -35,6 +35,9 @@ log = logging.getLogger("cassnb.streaming")
 
 PageCallback = Callable[[int, int], object]
 
+#: Row iteration lets the event loop run other tasks after this many rows of one page.
+YIELD_EVERY = 1000
+
 _sequence = itertools.count(1)
 _open_streams: weakref.WeakValueDictionary[int, AsyncStreamingResultSet] = weakref.WeakValueDictionary()
 
@@ -220,6 +223,10 @@ class AsyncStreamingResultSet:
         return self
 
     async def __anext__(self) -> Any:
+        if self._position % YIELD_EVERY == 0 and 0 < self._position < len(self._rows):
+            # Rows of a page in hand are returned without awaiting anything, so a consumer could go through
+            # a whole page in one step; the loop gets a turn every YIELD_EVERY rows instead.
+            await asyncio.sleep(0)
         if self._closed and self._position < len(self._rows):
             raise ClosedError("this stream was closed; start a new one with session.execute_stream(...)")
         while self._position >= len(self._rows):

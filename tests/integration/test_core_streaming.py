@@ -135,6 +135,32 @@ async def test_cancelling_a_consumer_closes_its_stream(session: AsyncSession, bi
     assert stream.page_number == pages, "no page is fetched after cancellation"  # type: ignore[attr-defined]
 
 
+async def test_other_tasks_run_while_a_consumer_goes_through_a_page_in_hand(
+    session: AsyncSession, big_table: str
+) -> None:
+    """Rows of a page already fetched come without waiting for anything; the loop still gets a turn every
+    YIELD_EVERY rows, so a tight ``async for`` over a 5,000-row page does not hold every other task."""
+    from cassnb.streaming import YIELD_EVERY
+
+    turns: list[int] = []
+    config = StreamConfig(fetch_size=5000, max_pages=1)
+    async with session.execute_stream(f"SELECT id FROM {big_table}", stream_config=config) as stream:
+        first = await anext(stream)  # the page is in hand from here on
+
+        async def other() -> None:
+            while True:
+                turns.append(stream.skip_rows)
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        await asyncio.sleep(0)  # the other task starts, then waits for its next turn
+        rows = [first] + [row async for row in stream]
+        task.cancel()
+    assert len(rows) == 5000
+    # The other task ran in the middle of the page, every YIELD_EVERY rows (and not only at its end).
+    assert set(range(YIELD_EVERY, 5000, YIELD_EVERY)) <= set(turns)
+
+
 async def test_execute_fetches_all_pages_with_a_per_page_timeout(session: AsyncSession, big_table: str) -> None:
     """100,000 rows in 100 pages, each page under a 2 s budget: no whole-call deadline cuts it short."""
     result = await session.execute(f"SELECT id FROM {big_table}", fetch_size=1000, timeout=2.0)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ._frames import FrameBuilder
+from ._frames import FrameAccumulator, FrameBuilder
 from .exceptions import ClosedError, ConfigurationError, describe_statement
 from .options import UNSET, RowFormat, Unset
 from .progress import ProgressSpec, StopSignal, choose_progress
@@ -70,6 +70,7 @@ class FrameStream:
         stop: StopSignal | None = None,
         paging_state: bytes | None = None,
         skip_rows: int = 0,
+        accumulate: bool = False,
     ) -> None:
         _positive("fetch_size", fetch_size, optional=False)
         _positive("max_rows", max_rows, optional=True)
@@ -89,6 +90,9 @@ class FrameStream:
         self._stream: AsyncStreamingResultSet | None = None
         self._pages: AsyncIterator[Page] | None = None
         self._builder: FrameBuilder | None = None
+        # query_df and more() gather the pages here as they are handed out (see _concat).
+        self._accumulate = accumulate
+        self._accumulated: FrameAccumulator | None = None
         self._column_names: list[str] = []
         self._started = False
         self._closed = False
@@ -130,10 +134,18 @@ class FrameStream:
         """The result's columns, known once the first page has arrived (empty before)."""
         return list(self._column_names)
 
+    @property
+    def accumulates(self) -> bool:
+        """Whether the chunks handed out are also gathered into the frame that :meth:`_concat` returns."""
+        return self._accumulate
+
     def _concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
-        """Join the frames in one step (for more(): the earlier frame first); keeps columns when empty."""
+        """``frames`` (for more(): the earlier frame) followed by the chunks gathered so far, as one frame;
+        keeps the columns when empty. The gathered chunks are handed over."""
         if self._builder is None:
             return frames[0].reset_index(drop=True) if frames else pd.DataFrame()
+        if self._accumulated is not None:
+            frames = [*frames, self._accumulated.frame()]
         return self._builder.concat(frames)
 
     # ------------------------------------------------------------------ iteration
@@ -204,12 +216,18 @@ class FrameStream:
             if self._builder is None:
                 self._column_names = list(page.column_names)
                 self._builder = FrameBuilder(page.column_names, page.column_types)
+                self._accumulated = self._builder.accumulator() if self._accumulate else None
             keep = len(page.rows) if self._remaining is None else min(len(page.rows), self._remaining)
             rows = page.rows if keep == len(page.rows) else page.rows[:keep]
             # Conversion runs on a worker thread: mostly C work that lets the event loop in between.
-            chunk = await asyncio.to_thread(self._builder.frame, rows) if keep else None
+            parts = await asyncio.to_thread(self._builder.parts, rows) if keep else None
             # Report before committing: if reporting raises (an interrupt), the page counts as undelivered.
             self._reporter.update(self.rows_fetched + keep, self.pages + 1)
+            chunk = None
+            if parts is not None:
+                if self._accumulated is not None:
+                    self._accumulated.add(parts)
+                chunk = self._builder.frame_of(parts)
             self.rows_fetched += keep
             self.pages += 1
             if keep < len(page.rows):

@@ -19,6 +19,7 @@ values cannot be decoded by the driver at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -29,7 +30,7 @@ from pandas.api.extensions import ExtensionArray
 
 from ._types import scalar_type
 
-__all__ = ["STRING_DTYPE", "FrameBuilder", "dtype_for"]
+__all__ = ["STRING_DTYPE", "FrameAccumulator", "FrameBuilder", "dtype_for"]
 
 #: Text columns use the NA-semantics string dtype with Python storage, spelled out in full: pandas
 #: 3's default ``str`` dtype uses NaN for missing values and switches storage with whether pyarrow is
@@ -38,16 +39,21 @@ STRING_DTYPE = pd.StringDtype(storage="python", na_value=pd.NA)
 
 _Column = npt.NDArray[np.object_]
 _Array = npt.NDArray[Any] | ExtensionArray
-_Converter = Callable[[_Column], _Array]
+#: A page column as plain numpy arrays (values, and a null mask where the dtype has one). Pages are joined by
+#: joining their parts, and a column array is made of them only once.
+_Parts = tuple[npt.NDArray[Any], ...]
 
 #: numpy's bit pattern for NaT, used as the null marker while building datetime and timedelta columns.
 _NAT = np.iinfo(np.int64).min
 _SECONDS_PER_DAY = 86_400
 
 
-def _objects(column: _Column) -> _Array:
-    # A contiguous copy, so that the frame does not keep the whole page's cell array alive.
-    return column.copy()
+@dataclass(frozen=True)
+class _Kind:
+    """How a column of one dtype is made: a page column's parts, and the column array made of parts."""
+
+    parts: Callable[[_Column], _Parts]
+    build: Callable[[_Parts], _Array]
 
 
 def _values_and_mask(column: _Column, numpy_type: type[np.integer[Any]]) -> tuple[Any, Any]:
@@ -61,82 +67,98 @@ def _values_and_mask(column: _Column, numpy_type: type[np.integer[Any]]) -> tupl
         return filled.astype(numpy_type), mask
 
 
-def _integers(numpy_type: type[np.signedinteger[Any]]) -> _Converter:
-    def convert(column: _Column) -> _Array:
-        return pd.arrays.IntegerArray(*_values_and_mask(column, numpy_type))
-
-    return convert
+def _integers(numpy_type: type[np.signedinteger[Any]]) -> _Kind:
+    return _Kind(lambda column: _values_and_mask(column, numpy_type), lambda p: pd.arrays.IntegerArray(p[0], p[1]))
 
 
-def _booleans(column: _Column) -> _Array:
+def _boolean_parts(column: _Column) -> _Parts:
     # Cast through int8: a direct cast to bool would quietly turn None into False instead of failing.
     values, mask = _values_and_mask(column, np.int8)
-    return pd.arrays.BooleanArray(values.astype(bool), mask)
+    return values.astype(bool), mask
 
 
-def _floats(numpy_type: type[np.floating[Any]]) -> _Converter:
-    def convert(column: _Column) -> _Array:
+def _floats(numpy_type: type[np.floating[Any]]) -> _Kind:
+    def parts(column: _Column) -> _Parts:
         values = column.astype(numpy_type)  # None arrives here as NaN
         mask = np.isnan(values)
         if mask.any():
             # NaN is a value CQL can store; only the cells that really were None are nulls.
             where = np.flatnonzero(mask)
             mask[where] = [v is None for v in column[where]]
-        return pd.arrays.FloatingArray(values, mask)
+        return values, mask
 
-    return convert
+    return _Kind(parts, lambda p: pd.arrays.FloatingArray(p[0], p[1]))
 
 
-def _strings(column: _Column) -> _Array:
-    strings: _Array = pd.array(column, dtype=STRING_DTYPE)
+def _copy(column: _Column) -> _Parts:
+    # A contiguous copy, so that the frame does not keep the whole page's cell array alive.
+    return (column.copy(),)
+
+
+def _strings(parts: _Parts) -> _Array:
+    strings: _Array = pd.array(parts[0], dtype=STRING_DTYPE)  # None becomes NA
     return strings
 
 
-def _timestamps(column: _Column) -> _Array:
+def _timestamp_parts(column: _Column) -> _Parts:
     # The driver decodes through a float of seconds, which leaves a few microseconds of noise on far
     # dates (9999-12-31 23:59:59.999 arrives as ...59.998993). Cassandra stores whole milliseconds,
     # so rounding to the nearest one gives back exactly what is stored.
     index = pd.DatetimeIndex(column)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    return index.round("ms").as_unit("ms").array
+    return (index.round("ms").as_unit("ms").asi8.view("datetime64[ms]"),)
 
 
-def _dates(column: _Column) -> _Array:
+def _timestamps(parts: _Parts) -> _Array:
+    stamps: _Array = pd.array(parts[0], dtype=pd.DatetimeTZDtype("ms", "UTC"))
+    return stamps
+
+
+def _date_parts(column: _Column) -> _Parts:
     # Read the driver's day count directly: datetime.date stops at year 9999 but datetime64[s] holds
     # the whole CQL date range (about 5.8 million years either side of 1970).
     days = np.fromiter((_NAT if d is None else d.days_from_epoch for d in column), dtype=np.int64, count=len(column))
     seconds = days * _SECONDS_PER_DAY
     seconds[days == _NAT] = _NAT
-    dates: _Array = pd.array(seconds.view("datetime64[s]"))
-    return dates
+    return (seconds.view("datetime64[s]"),)
 
 
-def _times(column: _Column) -> _Array:
+def _time_parts(column: _Column) -> _Parts:
     nanos = np.fromiter((_NAT if t is None else t.nanosecond_time for t in column), dtype=np.int64, count=len(column))
-    times: _Array = pd.array(nanos.view("timedelta64[ns]"))
-    return times
+    return (nanos.view("timedelta64[ns]"),)
 
+
+def _wrapped(parts: _Parts) -> _Array:
+    wrapped: _Array = pd.array(parts[0], copy=False)
+    return wrapped
+
+
+_OBJECTS = _Kind(_copy, lambda p: p[0])
 
 # dtype (the registry's ``pandas`` column) -> how a page column becomes a column of it.
-_BY_DTYPE: dict[str, _Converter] = {
+_BY_DTYPE: dict[str, _Kind] = {
     "Int8": _integers(np.int8),
     "Int16": _integers(np.int16),
     "Int32": _integers(np.int32),
     "Int64": _integers(np.int64),
     "Float32": _floats(np.float32),
     "Float64": _floats(np.float64),
-    "boolean": _booleans,
-    "string": _strings,
-    "datetime64[ms, UTC]": _timestamps,
-    "datetime64[s]": _dates,
-    "timedelta64[ns]": _times,
-    "object": _objects,
+    "boolean": _Kind(_boolean_parts, lambda p: pd.arrays.BooleanArray(p[0], p[1])),
+    "string": _Kind(_copy, _strings),
+    "datetime64[ms, UTC]": _Kind(_timestamp_parts, _timestamps),
+    "datetime64[s]": _Kind(_date_parts, _wrapped),
+    "timedelta64[ns]": _Kind(_time_parts, _wrapped),
+    "object": _OBJECTS,
 }
 
 
-def _converter_for(cql_type: type) -> _Converter:
+def _kind_for(cql_type: type) -> _Kind:
     row = scalar_type(cql_type)  # composite and unknown types: the driver's objects
-    return _objects if row is None else _BY_DTYPE[row.pandas]
+    return _OBJECTS if row is None else _BY_DTYPE[row.pandas]
+
+
+def _empty(kind: _Kind) -> _Array:
+    return kind.build(kind.parts(np.empty(0, dtype=object)))
 
 
 def dtype_for(cql_type: type) -> Any:
@@ -145,7 +167,68 @@ def dtype_for(cql_type: type) -> Any:
     :param cql_type: a type class from ``cassandra.cqltypes``, as found in ``ResultSet.column_types``.
     :returns: a numpy or pandas extension dtype; ``object`` for types without a dedicated column type.
     """
-    return _converter_for(cql_type)(np.empty(0, dtype=object)).dtype
+    return _empty(_kind_for(cql_type)).dtype
+
+
+class _Growing:
+    """A numpy array that pages are appended to, grown by a quarter at a time in place (``realloc``: for a
+    large buffer the kernel remaps its pages, nothing is copied, and capacity not yet written takes no memory)."""
+
+    __slots__ = ("array", "size")
+
+    def __init__(self, dtype: Any) -> None:
+        self.array: npt.NDArray[Any] = np.empty(0, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: npt.NDArray[Any]) -> None:
+        end = self.size + len(values)
+        if end > len(self.array):
+            self.array.resize(max(end, len(self.array) + len(self.array) // 4, 1024), refcheck=False)
+        self.array[self.size : end] = values
+        self.size = end
+
+    def take(self) -> npt.NDArray[Any]:
+        """The values appended so far, as one array of exactly that length (the buffer is handed over)."""
+        array, self.array = self.array, np.empty(0, dtype=self.array.dtype)
+        array.resize(self.size, refcheck=False)
+        self.size = 0
+        return array
+
+
+class FrameAccumulator:
+    """The pages of one result gathered into a single frame as they come, without keeping page frames.
+
+    Each column's parts are appended to arrays that grow in place, and each column array is made once, at
+    the end, one column at a time. Joining page frames instead holds every page and then the whole result
+    besides; here the peak stays near the size of the result.
+    """
+
+    def __init__(self, builder: FrameBuilder) -> None:
+        self._builder = builder
+        self._columns: list[list[_Growing]] | None = None
+        self.rows = 0
+
+    def add(self, parts: Sequence[_Parts]) -> None:
+        """Append one page, given as :meth:`FrameBuilder.parts` of its rows."""
+        if not parts or not len(parts[0][0]):
+            return
+        if self._columns is None:
+            self._columns = [[_Growing(part.dtype) for part in column] for column in parts]
+        for growing, column in zip(self._columns, parts, strict=True):
+            for buffer, part in zip(growing, column, strict=True):
+                buffer.extend(part)
+        self.rows += len(parts[0][0])
+
+    def frame(self) -> pd.DataFrame:
+        """Everything appended, as one frame with the builder's dtypes (the buffers are handed over)."""
+        columns, self._columns, self.rows = self._columns, None, 0
+        if columns is None:
+            return self._builder.frame([])
+        arrays = []
+        for index, kind in enumerate(self._builder._kinds):
+            arrays.append(kind.build(tuple(buffer.take() for buffer in columns[index])))
+            columns[index] = []  # the buffers go as soon as their column is made
+        return self._builder._assemble(arrays)
 
 
 class FrameBuilder:
@@ -167,9 +250,10 @@ class FrameBuilder:
                 "pass ResultSet.column_names and ResultSet.column_types of the same result"
             )
         self._columns = pd.Index(list(column_names), dtype=object)
-        self._converters = [_converter_for(t) for t in column_types]
-        self._dtypes = tuple(convert(np.empty(0, dtype=object)).dtype for convert in self._converters)
-        self._empty = self._assemble([np.empty(0, dtype=object) for _ in self._converters])
+        self._kinds = [_kind_for(t) for t in column_types]
+        empty = [_empty(kind) for kind in self._kinds]
+        self._dtypes = tuple(array.dtype for array in empty)
+        self._empty = self._assemble(empty)
 
     @property
     def dtypes(self) -> tuple[Any, ...]:
@@ -185,7 +269,24 @@ class FrameBuilder:
         """
         if not rows:
             return self._empty.copy()
-        width = len(self._converters)
+        return self.frame_of(self.parts(rows))
+
+    def frame_of(self, parts: Sequence[_Parts]) -> pd.DataFrame:
+        """The DataFrame of a page's :meth:`parts` (its arrays are used as they are, not copied)."""
+        return self._assemble([kind.build(part) for kind, part in zip(self._kinds, parts, strict=True)])
+
+    def accumulator(self) -> FrameAccumulator:
+        """A :class:`FrameAccumulator` for pages of this result."""
+        return FrameAccumulator(self)
+
+    def parts(self, rows: Sequence[Sequence[Any]]) -> list[_Parts]:
+        """One page of tuple rows as the numpy parts of each column (see :meth:`frame_of`).
+
+        :raises ValueError: when the rows do not have one value per column.
+        """
+        if not rows:
+            return [kind.parts(np.empty(0, dtype=object)) for kind in self._kinds]
+        width = len(self._kinds)
         if len(rows[0]) != width or len(rows[-1]) != width:
             raise ValueError(f"rows have {len(rows[0])} values but the result has {width} columns")
         # Transpose once, in C: lay every cell out in one (rows x columns) object array and hand each
@@ -197,7 +298,7 @@ class FrameBuilder:
         except ValueError as exc:  # some row in the middle was short
             raise ValueError(f"every row must have {width} values, one per column") from exc
         grid = cells.reshape(len(rows), width)
-        return self._assemble([grid[:, i] for i in range(width)])
+        return [kind.parts(grid[:, i]) for i, kind in enumerate(self._kinds)]
 
     def concat(self, frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """Join page frames from :meth:`frame` into one, with a fresh RangeIndex.
@@ -232,12 +333,12 @@ class FrameBuilder:
         frame.columns = self._columns
         return frame
 
-    def _assemble(self, columns: Sequence[_Column]) -> pd.DataFrame:
+    def _assemble(self, arrays: Sequence[_Array]) -> pd.DataFrame:
         # Each column goes in as a Series with its dtype spelled out: given a bare object array of
         # str, pandas 3 would infer its own string dtype and the column's dtype would depend on the data.
         series = {
-            i: pd.Series(convert(column), dtype=dtype, copy=False)
-            for i, (convert, dtype, column) in enumerate(zip(self._converters, self._dtypes, columns, strict=True))
+            i: pd.Series(array, dtype=dtype, copy=False)
+            for i, (dtype, array) in enumerate(zip(self._dtypes, arrays, strict=True))
         }
         frame = pd.DataFrame(series, copy=False)
         frame.columns = self._columns

@@ -189,13 +189,15 @@ ChunkCallback = Callable[[pd.DataFrame], object]
 
 
 async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: ChunkCallback | None = None) -> bool:
-    """Append the stream's chunks to ``frames``; True if a KeyboardInterrupt cut the read short.
+    """Read the stream to its end (its chunks go to ``frames``, unless the stream gathers them itself); True
+    if a KeyboardInterrupt cut the read short.
 
     The caller defers full garbage collections (see :mod:`cassnb._gc`); each page collects the young ones.
     """
     try:
         async for chunk in stream:
-            frames.append(chunk)
+            if not stream.accumulates:
+                frames.append(chunk)
             if on_chunk is not None:
                 on_chunk(chunk)
             collect_young()
@@ -229,7 +231,7 @@ async def _read(
     try:
         return await _collect(stream, frames, on_chunk)
     except CassnbError as exc:
-        if not frames:  # nothing was fetched: nothing to keep
+        if not frames and not stream.rows_fetched:  # nothing was fetched: nothing to keep
             raise
         exc.partial = partial = await _joined(stream, frames, describe)
         info = frame_info(partial)
@@ -287,9 +289,9 @@ async def query_df(
     # Full collections wait until the frame is joined: one that ran in between would walk every chunk.
     with deferred_collections():
         with stop_on_interrupt(stop):  # before the progress display appears
-            stream = stream_frames(
+            stream = FrameStream(
                 session, query, params, fetch_size=fetch_size, max_rows=max_rows, timeout=timeout,
-                progress=progress, stop=stop,
+                progress=progress, stop=stop, accumulate=True,
             )  # fmt: skip
             await _read(stream, chunks, describe, on_chunk)
         return await _joined(stream, chunks, describe)
@@ -360,6 +362,7 @@ async def more(
             stream = FrameStream(
                 session, query, info.params, fetch_size=info.fetch_size, max_rows=max_rows, timeout=timeout,
                 progress=progress, stop=stop, paging_state=info.paging_state, skip_rows=info.skip_rows,
+                accumulate=True,
             )  # fmt: skip
             await _read(stream, frames, describe, on_chunk)
         return await _joined(stream, frames, describe)

@@ -98,7 +98,11 @@ class _ReadGroup:
         runner, session = session_for(self.connection)
         prepared, pages = runner.run(self._pages(session, group))
         builder = _builder(prepared)
-        frame: pd.DataFrame = builder.concat([builder.frame(rows) for rows in pages])
+        gathered = builder.accumulator()
+        pages.reverse()
+        while pages:
+            gathered.add(builder.parts(pages.pop()))  # each page's rows go once converted
+        frame: pd.DataFrame = gathered.frame()
         return frame
 
     async def _pages(self, session: AsyncSession, group: Group) -> tuple[Any, list[list[Any]]]:

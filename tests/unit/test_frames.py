@@ -103,6 +103,45 @@ def test_dtype_does_not_depend_on_the_page(spec: str | type, dtype: str, value: 
     pdt.assert_index_equal(joined.index, pd.RangeIndex(7))
 
 
+@pytest.mark.parametrize(("spec", "dtype", "value"), CASES, ids=IDS)
+def test_accumulated_pages_equal_the_joined_page_frames(spec: str | type, dtype: str, value: Any) -> None:
+    builder = FrameBuilder(["c", "n"], [cql_type(spec), lookup_casstype("LongType")])
+    pages = [[(value, i)] * 700 + [(None, None)] for i in range(3)] + [[], [(value, 9)]]
+    gathered = builder.accumulator()
+    for page in pages:
+        gathered.add(builder.parts(page))
+    assert gathered.rows == 3 * 701 + 1
+    frame = gathered.frame()
+    pdt.assert_frame_equal(frame, builder.concat([builder.frame(page) for page in pages]))
+    assert frame.dtypes["c"] == pandas_dtype(dtype)
+    pdt.assert_frame_equal(gathered.frame(), builder.frame([]))  # handed over: nothing is left behind
+
+
+def test_accumulating_needs_about_the_result_not_the_pages_and_the_result() -> None:
+    """Pages appended to buffers that grow in place, and each column made once: the peak is near the
+    result's size, where keeping page frames and joining them needs both (numpy's buffers are traced)."""
+    import gc
+    import tracemalloc
+
+    columns = 8
+    builder = FrameBuilder([f"c{i}" for i in range(columns)], [lookup_casstype("DoubleType")] * columns)
+    rows = [tuple(float(i + j) for j in range(columns)) for i in range(20_000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        gathered = builder.accumulator()
+        for _ in range(10):
+            gathered.add(builder.parts(rows))
+        frame = gathered.frame()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = int(frame.memory_usage(index=False).sum())
+    assert len(frame) == 200_000
+    assert peak - before < size * 1.4, f"{peak - before:,} bytes at the peak for a frame of {size:,}"
+
+
 def test_text_uses_the_explicit_na_string_dtype() -> None:
     frame = FrameBuilder(["t"], [UTF8Type]).frame([("a",), (None,)])
     assert frame.dtypes["t"] == STRING_DTYPE

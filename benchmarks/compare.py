@@ -3,7 +3,8 @@
 Runs each scenario with cassnb as of ``REF`` (checked out in ``build/bench-base``) and with the working tree,
 alternately (base, head, base, head, ...), in fresh processes, with the same benchmark code; then writes
 ``benchmarks/results/compare.md``: for every cassnb contender, head/base of its throughput and base/head of
-its client CPU (so above 1.00 means head is faster, below 0.97 flags it as slower).
+its client CPU (so above 1.00 means head is faster, below 0.97 flags it as slower). Only cassnb's own
+contenders are measured (``CASSNB_BENCH_CONTENDERS=cassnb``): the others do not change between two commits.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _run(cassnb_root: Path, scenario: str, options: argparse.Namespace, stem: st
         shim = Path(path)
         (shim / "cassnb").symlink_to(cassnb_root / "cassnb")
         (shim / "benchmarks").symlink_to(ROOT / "benchmarks")
-        env = {**os.environ, "PYTHONPATH": str(shim)}
+        env = {**os.environ, "PYTHONPATH": str(shim), "CASSNB_BENCH_CONTENDERS": "cassnb"}
         command = [sys.executable, "-m", "benchmarks", "--only", scenario, "--repetitions", str(options.repetitions),
                    "--output", stem, "--port", str(options.port)]  # fmt: skip
         if options.rows:

@@ -157,6 +157,10 @@ async def interleave(
     ``operations=(count, unit)`` adds ``CPU µs/<unit>``: the run's client CPU over ``count`` operations,
     unless the contender measured it itself (a worker process that leaves out its start-up)."""
     rounds = ([False] if warmup else []) + [True] * repetitions
+    only = os.environ.get("CASSNB_BENCH_CONTENDERS")  # a name prefix: benchmarks.compare measures cassnb's own
+    for contender in contenders:
+        if only and not contender.name.startswith(only):
+            contender.unavailable = f"not measured in this run (CASSNB_BENCH_CONTENDERS={only})"
     for number, keep in enumerate(rounds):
         for contender in contenders:
             if contender.unavailable is not None:

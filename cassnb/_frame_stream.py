@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ._decode import FRAME_DECODING
 from ._frames import FrameAccumulator, FrameBuilder
 from .exceptions import ClosedError, ConfigurationError, describe_statement
 from .options import UNSET, RowFormat, Unset
@@ -181,9 +182,10 @@ class FrameStream:
             wanted = self._remaining + self._skip + 1
             size = min(size, wanted)
             max_pages = -(-wanted // size)
-        self._stream = await self._session.execute_stream(
+        self._stream = await self._session._stream(
             self._query, self._params, stream_config=StreamConfig(fetch_size=size, max_pages=max_pages),
             paging_state=self._state, skip_rows=self._skip, timeout=self._timeout, row_format=RowFormat.TUPLE,
+            decoding=FRAME_DECODING,
         )  # fmt: skip
         self._pages = self._stream.pages()
 

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
+from ._decode import uuids
 from ._types import scalar_type
 
 __all__ = ["STRING_DTYPE", "FrameAccumulator", "FrameBuilder", "dtype_for"]
@@ -100,7 +101,18 @@ def _strings(parts: _Parts) -> _Array:
     return strings
 
 
+def _first_value(column: _Column) -> Any:
+    for value in column:
+        if value is not None:
+            return value
+    return None
+
+
 def _timestamp_parts(column: _Column) -> _Parts:
+    if isinstance(_first_value(column), int):  # milliseconds since the epoch (cassnb._decode)
+        millis, mask = _values_and_mask(column, np.int64)
+        millis[mask] = _NAT
+        return (millis.view("datetime64[ms]"),)
     # The driver decodes through a float of seconds, which leaves a few microseconds of noise on far
     # dates (9999-12-31 23:59:59.999 arrives as ...59.998993). Cassandra stores whole milliseconds,
     # so rounding to the nearest one gives back exactly what is stored.
@@ -133,7 +145,14 @@ def _wrapped(parts: _Parts) -> _Array:
     return wrapped
 
 
+def _uuid_parts(column: _Column) -> _Parts:
+    objects = np.empty(len(column), dtype=object)
+    objects[:] = uuids(column)  # from the 16 bytes of each (cassnb._decode), or the driver's UUIDs as they are
+    return (objects,)
+
+
 _OBJECTS = _Kind(_copy, lambda p: p[0])
+_UUIDS = _Kind(_uuid_parts, lambda p: p[0])
 
 # dtype (the registry's ``pandas`` column) -> how a page column becomes a column of it.
 _BY_DTYPE: dict[str, _Kind] = {
@@ -154,6 +173,8 @@ _BY_DTYPE: dict[str, _Kind] = {
 
 def _kind_for(cql_type: type) -> _Kind:
     row = scalar_type(cql_type)  # composite and unknown types: the driver's objects
+    if row is not None and row.name in ("uuid", "timeuuid"):
+        return _UUIDS
     return _OBJECTS if row is None else _BY_DTYPE[row.pandas]
 
 

@@ -20,7 +20,7 @@ from ._identifiers import quote
 from ._schema import find_table
 from ._token_ranges import MAX_TOKEN, MIN_TOKEN, Group, Piece, estimated_sizes, plan, replica_ranges, size_estimate_rows
 from .exceptions import ClosedError, ConfigurationError, ConnectionError, TimeoutError, UnavailableError
-from .options import RowFormat
+from .options import UNSET, RowFormat
 from .streaming import Page, StreamConfig
 
 if TYPE_CHECKING:
@@ -121,18 +121,22 @@ def _candidates(session: AsyncSession, replicas: Sequence[str]) -> list[Any]:
 
 async def read_piece(
     session: AsyncSession, statement: Any, piece: Piece, *, fetch_size: int = 5000,
-    row_format: RowFormat = RowFormat.TUPLE,
+    row_format: RowFormat = RowFormat.TUPLE, decoding: Any = None,
 ) -> AsyncIterator[Page]:  # fmt: skip
-    """The pages of one piece, from its first replica that answers; a failed replica hands over to the next."""
+    """The pages of one piece, from its first replica that answers; a failed replica hands over to the next.
+
+    ``decoding``: the protocol handler for pages that become DataFrames (:data:`cassnb._decode.FRAME_DECODING`).
+    """
     bounds = [piece.range.start, piece.range.end]
     config = StreamConfig(fetch_size=fetch_size)
     resume: bytes | None = None
     failures: list[str] = []
     for host in _candidates(session, piece.replicas):
         try:
-            async with session.execute_stream(
-                statement, bounds, stream_config=config, paging_state=resume, host=host, row_format=row_format
-            ) as stream:
+            async with session._stream(
+                statement, bounds, stream_config=config, paging_state=resume, skip_rows=0, timeout=UNSET,
+                host=host, row_format=row_format, decoding=decoding,
+            ) as stream:  # fmt: skip
                 async for page in stream.pages():
                     yield page
                     resume = stream.paging_state

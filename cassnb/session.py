@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable
+from cassandra.cluster import _NOT_SET, EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement
 
 from ._awaitable import AwaitableContext
@@ -167,6 +167,7 @@ class AsyncSession:
         custom_payload: Mapping[str, bytes] | None,
         host: Any,
         row_format: RowFormat | None,
+        decoding: Any = None,
     ) -> asyncio.Future[PageData]:
         statement, parameters = self._bind(statement, parameters)
         if isinstance(statement, str) and fetch_size is not None:
@@ -187,7 +188,17 @@ class AsyncSession:
         reactor = self._cluster._reactor
         if reactor is not None:
             reactor.use(asyncio.get_running_loop())
-        return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+        if decoding is None:
+            return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+
+        def send() -> Any:  # Session.execute_async, with another protocol handler for this request's pages
+            response = self._driver._create_response_future(statement, parameters, **{"timeout": _NOT_SET, **options})
+            response._protocol_handler = decoding
+            self._driver._on_request(response)
+            response.send_request()
+            return response
+
+        return fetcher.first(send)
 
     def _bind(self, statement: Query, parameters: Parameters) -> tuple[Query, Parameters]:
         return bind(statement, parameters, self._driver.encoder)
@@ -281,6 +292,27 @@ class AsyncSession:
         exactly where an earlier one stopped (see :attr:`AsyncStreamingResultSet.paging_state`). ``host`` (a
         driver ``Host``) sends every page's request to that node and no other.
         """
+        return self._stream(
+            query, parameters, stream_config=stream_config, paging_state=paging_state, skip_rows=skip_rows,
+            timeout=timeout, execution_profile=execution_profile, row_format=row_format, host=host,
+        )  # fmt: skip
+
+    def _stream(
+        self,
+        query: Query,
+        parameters: Parameters,
+        *,
+        stream_config: StreamConfig | None,
+        paging_state: bytes | None,
+        skip_rows: int,
+        timeout: float | Unset | None,
+        execution_profile: Any = EXEC_PROFILE_DEFAULT,
+        row_format: RowFormat | None,
+        host: Any = None,
+        decoding: Any = None,
+    ) -> AwaitableContext[AsyncStreamingResultSet]:
+        """:meth:`execute_stream`, and for pages that become DataFrames a protocol handler of cassnb's own
+        (``decoding``, see :mod:`cassnb._decode`)."""
         # A statement that carries its own page size (e.g. from create_streaming_statement) keeps it.
         own = getattr(query, "fetch_size", None)
         config = stream_config or (StreamConfig(fetch_size=own) if isinstance(own, int) and own > 0 else StreamConfig())
@@ -297,7 +329,7 @@ class AsyncSession:
                 first = self._send(
                     fetcher, statement, parameters, timeout=timeout, execution_profile=execution_profile,
                     paging_state=paging_state, fetch_size=config.fetch_size, trace=False, custom_payload=None,
-                    host=host, row_format=row_format,
+                    host=host, row_format=row_format, decoding=decoding,
                 )  # fmt: skip
             except Exception as exc:
                 fetcher.release()

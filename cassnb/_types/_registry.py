@@ -27,7 +27,10 @@ from cassandra import cqltypes
 from . import _coerce as c
 from . import _text as t
 
-__all__ = ("SCALARS", "CqlType", "JsonKind", "ScalarType", "Shape", "cql_name", "fold", "scalar_type", "shape")
+__all__ = (
+    "SCALARS", "CqlType", "JsonKind", "ScalarType", "Shape", "cql_name", "fold", "frame_decode_type", "scalar_type",
+    "shape",
+)  # fmt: skip
 
 # A driver type class from ``cassandra.cqltypes``; the driver ships no type information for them.
 CqlType = Any
@@ -55,6 +58,9 @@ class ScalarType:
     coerce: Encoder
     #: ``float`` and ``double`` can store NaN: there it is a value, everywhere else it means null.
     nan_is_value: bool = False
+    #: A driver type whose decoder reads this type's bytes into a cheaper value, for pages that only become
+    #: DataFrame columns (``cassnb._decode``): ``uuid`` as its 16 bytes, ``timestamp`` as its milliseconds.
+    frame_decode: CqlType | None = None
 
 
 def _ints(name: str, pandas: str, arrow: str) -> ScalarType:
@@ -72,6 +78,11 @@ def _texts(name: str) -> ScalarType:
 def _as_text(name: str, text: Encoder, parse: Encoder, coerce: Encoder, json: JsonKind = "string") -> ScalarType:
     """Types stored as their text form in Parquet and kept as the driver's objects in a DataFrame."""
     return ScalarType(name, "object", "string", None, text, parse, json, coerce)
+
+
+def _uuids(name: str) -> ScalarType:
+    row = _as_text(name, t.uuid_text, t.parse_uuid, c.as_uuid)
+    return ScalarType(**{**{f: getattr(row, f) for f in row.__slots__}, "frame_decode": cqltypes.BytesType})
 
 
 _TIMESTAMP_ARROW = "timestamp[ms, tz=UTC]"
@@ -93,8 +104,8 @@ SCALARS: dict[str, ScalarType] = {
         _texts("varchar"),
         _texts("ascii"),
         ScalarType("blob", "object", "binary", t.identity, t.blob_text, t.parse_blob, "string", c.as_bytes),
-        _as_text("uuid", t.uuid_text, t.parse_uuid, c.as_uuid),
-        _as_text("timeuuid", t.uuid_text, t.parse_uuid, c.as_uuid),
+        _uuids("uuid"),
+        _uuids("timeuuid"),
         _as_text("inet", str, t.parse_inet, c.as_inet),
         ScalarType(
             "timestamp",
@@ -105,6 +116,7 @@ SCALARS: dict[str, ScalarType] = {
             t.parse_timestamp,
             "string",
             c.as_timestamp,
+            frame_decode=cqltypes.LongType,
         ),
         ScalarType(
             "date", "datetime64[s]", "date32", t.days_from_epoch, t.date_text, t.parse_date, "string", c.as_date
@@ -157,6 +169,13 @@ def scalar_type(cql_type: CqlType) -> ScalarType | None:
     if issubclass(cql_type, cqltypes.TupleType | cqltypes.VectorType) or cql_type.subtypes:
         return None  # a UDT's typename is user-chosen and must never be looked up
     return SCALARS.get(cql_type.typename)
+
+
+def frame_decode_type(cql_type: CqlType) -> CqlType:
+    """The driver type whose decoder reads ``cql_type``'s cells for a DataFrame (itself, unless the registry
+    names a cheaper one: see ``ScalarType.frame_decode``)."""
+    row = scalar_type(cql_type) if isinstance(cql_type, type) else None
+    return cql_type if row is None or row.frame_decode is None else row.frame_decode
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._decode import FRAME_DECODING
 from .._table_scan import TableRef, plan_scan, read_piece, table_ref
 from .._token_ranges import UNKNOWN_PER_HOST, Group
 from ..exceptions import ConfigurationError
@@ -109,7 +110,7 @@ class _ReadGroup:
         prepared = await session.prepare(self.select)
         pages = []
         for piece in group.pieces:
-            async for page in read_piece(session, prepared, piece, fetch_size=self.fetch_size):
+            async for page in read_piece(session, prepared, piece, fetch_size=self.fetch_size, decoding=FRAME_DECODING):
                 pages.append(page.rows)
         return prepared, pages
 

@@ -151,6 +151,28 @@ async def test_query_df_equals_a_plain_driver_read(cnb: AsyncSession, events: pd
     assert info.query == f"SELECT {COLUMNS} FROM fs_events" and info.params is None
 
 
+async def test_frames_read_every_timestamp_the_server_stores(
+    cnb: AsyncSession, driver_session: Any, keyspace: str
+) -> None:
+    """Pages read into frames decode a timestamp as its milliseconds (cassnb._decode): years the driver's
+    ``datetime`` cannot hold read exactly, where the driver's own decoding fails the whole page."""
+    millis = {1: 253402300800000, 2: -62167219200001, 3: 2**62, 4: -(2**62), 5: 1_700_000_000_123, 6: None}
+    driver_session.execute(f"CREATE TABLE {keyspace}.fs_far (k int PRIMARY KEY, ts timestamp, u timeuuid)")
+    for k, value in millis.items():
+        literal = "null" if value is None else str(value)
+        driver_session.execute(f"INSERT INTO {keyspace}.fs_far (k, ts, u) VALUES ({k}, {literal}, now())")
+    df = (await query_df(cnb, "SELECT k, ts, u FROM fs_far", progress=False)).sort_values("k", ignore_index=True)
+    assert str(df.dtypes["ts"]) == "datetime64[ms, UTC]"
+    stamps = df["ts"].array
+    assert stamps.asi8[:-1].tolist() == list(millis.values())[:-1]  # the column's unit is the millisecond
+    assert pd.isna(stamps[-1])
+    assert str(stamps[0]) == "10000-01-01 00:00:00+00:00"
+    # The timeuuids are the driver's UUIDs, made from their 16 bytes.
+    expected = {row.k: row.u for row in driver_session.execute(f"SELECT k, u FROM {keyspace}.fs_far")}
+    assert all(type(u) is uuid.UUID and u.version == 1 for u in df["u"])
+    assert dict(zip(df["k"], df["u"], strict=True)) == expected
+
+
 async def test_query_df_throughput_best_of_three(cnb: AsyncSession, events: pd.DataFrame) -> None:
     timings = []
     for _ in range(3):

@@ -84,10 +84,10 @@ class Reactor:
             return
         if self._closed:
             return
-        old = self.loop
-        if old is not None and not old.is_closed() and old.is_running():
-            return  # another live loop serves; this one's answers reach it through the bridge
         with self._lock:
+            old = self.loop
+            if old is not None and not old.is_closed() and old.is_running():
+                return  # another live loop serves; this one's answers reach it through the bridge
             self.loop = loop
             for connection in self._connections:
                 connection.move_to(old, loop)

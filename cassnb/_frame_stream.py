@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -45,6 +45,12 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
     return f"failed: {type(exc).__name__}"
+
+
+def _convert(builder: FrameBuilder, rows: list[Any]) -> tuple[Any, pd.DataFrame]:
+    """A page's column parts and its chunk (off the loop: both are the page's conversion)."""
+    parts = builder.parts(rows)
+    return parts, builder.frame_of(parts)
 
 
 class FrameStream:
@@ -222,14 +228,11 @@ class FrameStream:
             keep = len(page.rows) if self._remaining is None else min(len(page.rows), self._remaining)
             rows = page.rows if keep == len(page.rows) else page.rows[:keep]
             # Conversion runs on a worker thread: mostly C work that lets the event loop in between.
-            parts = await asyncio.to_thread(self._builder.parts, rows) if keep else None
+            parts, chunk = await asyncio.to_thread(_convert, self._builder, rows) if keep else (None, None)
             # Report before committing: if reporting raises (an interrupt), the page counts as undelivered.
             self._reporter.update(self.rows_fetched + keep, self.pages + 1)
-            chunk = None
-            if parts is not None:
-                if self._accumulated is not None:
-                    self._accumulated.add(parts)
-                chunk = self._builder.frame_of(parts)
+            if parts is not None and self._accumulated is not None:
+                self._accumulated.add(parts)
             self.rows_fetched += keep
             self.pages += 1
             if keep < len(page.rows):

@@ -96,9 +96,19 @@ def _copy(column: _Column) -> _Parts:
     return (column.copy(),)
 
 
+#: Rows per step when a whole result's text column is made at once: pandas checks every value in C without
+#: letting another thread in, about 2 ms per step here, so the event loop gets turns in between.
+_STEP = 1 << 16
+
+
 def _strings(parts: _Parts) -> _Array:
-    strings: _Array = pd.array(parts[0], dtype=STRING_DTYPE)  # None becomes NA
-    return strings
+    values = parts[0]
+    if len(values) <= _STEP:
+        strings: _Array = pd.array(values, dtype=STRING_DTYPE)  # None becomes NA
+        return strings
+    steps = [pd.Series(pd.array(values[i : i + _STEP], dtype=STRING_DTYPE)) for i in range(0, len(values), _STEP)]
+    joined: _Array = pd.concat(steps, ignore_index=True).array
+    return joined
 
 
 def _first_value(column: _Column) -> Any:

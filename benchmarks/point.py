@@ -91,8 +91,9 @@ def _callbacks(
         index = next(tickets)
         if index >= total:
             return
+        began = time.perf_counter()  # before the request is built, as for the other contenders
         future = driver.execute_async(statement, params[index], execution_profile=profile)
-        future.add_callbacks(on_rows, on_error, callback_args=(time.perf_counter(),))
+        future.add_callbacks(on_rows, on_error, callback_args=(began,))
 
     def on_rows(_rows: Any, began: float) -> None:
         latencies.append(time.perf_counter() - began)

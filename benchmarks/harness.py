@@ -401,7 +401,19 @@ class Context:
         self, spec: dict[str, Any], limit: float = 1800.0, command: Sequence[str] | None = None
     ) -> dict[str, float]:
         """Run one measurement in a fresh interpreter (:mod:`benchmarks.worker` unless ``command`` names
-        another program, such as the peers' worker); return its figures."""
+        another program, such as the peers' worker); return its figures.
+
+        A worker that fails (for example a request timing out while the one local server compacts) is run
+        once more, and the retry is logged; a second failure fails the scenario."""
+        try:
+            return await self._in_subprocess(spec, limit, command)
+        except RuntimeError as failure:
+            self.log(f"    {spec['job']} failed, running it once more: {str(failure).splitlines()[-1]}")
+            return await self._in_subprocess(spec, limit, command)
+
+    async def _in_subprocess(
+        self, spec: dict[str, Any], limit: float, command: Sequence[str] | None
+    ) -> dict[str, float]:
         import asyncio
 
         process = await asyncio.create_subprocess_exec(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from cassandra import cqltypes
 from pandas.api.extensions import ExtensionArray
 
 from ._decode import uuids
@@ -183,7 +184,7 @@ _BY_DTYPE: dict[str, _Kind] = {
 
 def _kind_for(cql_type: type) -> _Kind:
     row = scalar_type(cql_type)  # composite and unknown types: the driver's objects
-    if row is not None and row.name in ("uuid", "timeuuid"):
+    if row is not None and row.frame_decode is cqltypes.BytesType:  # uuid, timeuuid: read as their 16 bytes
         return _UUIDS
     return _OBJECTS if row is None else _BY_DTYPE[row.pandas]
 

@@ -22,3 +22,9 @@ def split_hosts(hosts: str | Sequence[str] | None, port: int | None) -> tuple[tu
         else:
             names.append(item)
     return tuple(names), port
+
+
+def split_endpoint(address: str) -> tuple[str, int]:
+    """``"10.0.0.1:9042"`` or ``"::1:9042"`` -> ``("10.0.0.1", 9042)``: an address that always ends in its port."""
+    host, _, port = address.rpartition(":")
+    return host, int(port)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._hosts import split_endpoint
 from ._identifiers import quote
 from ._schema import find_table
 from ._token_ranges import MAX_TOKEN, MIN_TOKEN, Group, Piece, estimated_sizes, plan, replica_ranges, size_estimate_rows
@@ -111,8 +112,7 @@ def _candidates(session: AsyncSession, replicas: Sequence[str]) -> list[Any]:
     metadata = session.cluster.driver_cluster.metadata
     hosts = []
     for address in replicas:
-        ip, _, port = address.rpartition(":")
-        host = metadata.get_host(ip, int(port))
+        host = metadata.get_host(*split_endpoint(address))
         if host is not None:
             hosts.append(host)
     hosts.sort(key=lambda host: host.is_up is False)  # stable: the preferred order stays among the up ones

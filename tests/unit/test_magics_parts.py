@@ -15,7 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from cassnb._cqltext import UnknownVariableError
-from cassnb._hosts import split_hosts
+from cassnb._hosts import split_endpoint, split_hosts
 from cassnb.magics import CqlMagic
 from cassnb.magics._connections import (
     MASK,
@@ -106,6 +106,11 @@ def test_split_hosts_takes_the_port_from_host_entries() -> None:
     assert split_hosts("::1", None) == (("::1",), None)
     assert split_hosts(["a", " b:9142 ", ""], 9042) == (("a", "b"), 9142)  # connect()'s list form
     assert split_hosts(None, 9042) == ((), 9042)
+
+
+def test_split_endpoint_reads_the_port_after_the_last_colon() -> None:
+    assert split_endpoint("127.0.0.11:9042") == ("127.0.0.11", 9042)
+    assert split_endpoint("::1:9142") == ("::1", 9142)  # a replica's address as the token planner writes it
 
 
 def test_settings_precedence_line_then_file_then_config_then_environment() -> None:

@@ -105,7 +105,7 @@ async def run_memory(ctx: Context) -> list[ScenarioResult]:
         f"Memory flatness: iterate {small:,} vs {ctx.rows:,} rows, keeping none",
         ("peak RSS MB", "RSS growth MB", "rows/s", "CPU µs/row"),
         contenders,
-        notes=[f"fetch_size {FETCH_SIZE}; peak RSS is ru_maxrss of a fresh process per measurement"],
+        notes=[f"fetch_size {FETCH_SIZE}; peak RSS is VmHWM of a fresh process per measurement"],
     )
     for index, label in ((0, "execute_stream rows"), (2, "stream_frames chunks"), (4, "async-cassandra rows")):
         low, high = contenders[index].median("peak RSS MB"), contenders[index + 1].median("peak RSS MB")

@@ -32,7 +32,13 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS in MiB: ``VmHWM``, which starts afresh at exec. (``ru_maxrss`` does not: a
+    process started by a large parent reports at least the parent's RSS at the fork.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def frame_mb(frame: Any) -> float:

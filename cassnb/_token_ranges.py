@@ -95,7 +95,8 @@ def uniform_ranges(splits: int) -> list[TokenRange]:
 def estimated_sizes(ranges: Sequence[TokenRange], estimates: Iterable[tuple[int, int, float]]) -> list[float]:
     """Each range's share of the estimates ``(start, end, bytes)``; an estimate may wrap (``start >= end``).
 
-    An estimate counts towards a range in proportion to how much of the estimate's tokens the range covers.
+    An estimate counts towards a range in proportion to how much of the estimate's tokens the range covers;
+    one over no token at all, ``(MAX_TOKEN, MIN_TOKEN]``, counts nowhere.
     """
     sizes = [0.0] * len(ranges)
     starts = [r.start for r in ranges]

@@ -8,6 +8,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._connect import connect
+from ._stop import StopSignal
 from .cluster import AsyncCluster
 from .exceptions import (
     AuthenticationError,
@@ -24,7 +25,6 @@ from .exceptions import (
 )
 from .metrics import MetricsSnapshot
 from .options import UNSET, Consistency, RowFormat
-from .progress import StopSignal
 from .result import AsyncResultSet
 from .session import AsyncSession
 from .streaming import AsyncStreamingResultSet, Page, StreamConfig, create_streaming_statement

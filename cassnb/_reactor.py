@@ -153,6 +153,14 @@ class Reactor:
         self._wake_at = at
         self._wake = loop.call_later(delay, self._on_wake)
 
+    def run_due_timers(self) -> None:
+        """On the loop, before reading a socket: timers whose time has come run first, so a timeout that has
+        passed wins over an answer read in the same turn of the loop (asyncio runs I/O callbacks before timers)."""
+        if self._wake_at <= time.time():
+            if self._wake is not None:
+                self._wake.cancel()
+            self._on_wake()
+
     def _on_wake(self) -> None:
         self._wake, self._wake_at = None, float("inf")
         self._tick_at = time.monotonic()
@@ -281,6 +289,7 @@ class LoopConnection(Connection):  # type: ignore[misc]
         self.watch(new)
 
     def _on_readable(self) -> None:
+        self.reactor.run_due_timers()
         with self.reactor._serving:
             self.read()
 

@@ -227,3 +227,29 @@ async def test_io_thread_keeps_the_drivers_reactor(cassandra_address: Any) -> No
             assert (await session.execute("SELECT release_version FROM system.local")).one() is not None
     with pytest.raises(ConfigurationError, match="io must be 'loop' or 'thread'"):
         AsyncCluster(io="fast")
+
+
+@pytest.mark.asyncio
+async def test_a_timeout_that_has_passed_wins_over_an_answer_read_in_the_same_turn(cassandra_address: Any) -> None:
+    from cassnb import TimeoutError as CassnbTimeout
+
+    threads: list[str] = []
+    async with _cluster(cassandra_address, threads) as cluster, cluster.connect() as session:
+        for _ in range(3):
+            request = asyncio.ensure_future(session.execute("SELECT release_version FROM system.local", timeout=0.001))
+            await asyncio.sleep(0)  # the request is sent
+            # The loop is held (well under the worker's takeover time) until the answer is surely in the socket,
+            # so the next turn finds both the answer and the due timer: the timeout must win.
+            _wait_for(lambda: select_readable(cluster), "the answer in the socket")
+            with pytest.raises(CassnbTimeout):
+                await request
+        assert threads == []  # no answer reached the row factory
+        assert (await session.execute("SELECT release_version FROM system.local")).one()  # the session goes on
+
+
+def select_readable(cluster: AsyncCluster) -> bool:
+    import select
+
+    pool = next(iter(cluster.driver_cluster.get_connection_holders()))
+    connections = pool.get_connections()
+    return any(select.select([c._socket], [], [], 0)[0] for c in connections)

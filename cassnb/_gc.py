@@ -97,9 +97,3 @@ class PageLease:
         if self._held:
             self._held = False
             _release()
-
-
-def collect_young() -> None:
-    """Collect the two young generations: what the last page allocated, and no more."""
-    if _holders:
-        gc.collect(1)

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._frame_stream import FrameStream, _reason
-from ._gc import collect_young, deferred_collections
+from ._gc import deferred_collections
 from .exceptions import CassnbError, ConfigurationError, describe_statement
 from .options import UNSET, Unset
 from .progress import ProgressSpec, StopSignal, stop_on_interrupt
@@ -192,7 +192,8 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: Ch
     """Read the stream to its end (its chunks go to ``frames``, unless the stream gathers them itself); True
     if a KeyboardInterrupt cut the read short.
 
-    The caller defers full garbage collections (see :mod:`cassnb._gc`); each page collects the young ones.
+    The caller defers full garbage collections (see :mod:`cassnb._gc`); the stream's page lease collects the young
+    ones once per page.
     """
     try:
         async for chunk in stream:
@@ -200,7 +201,6 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: Ch
                 frames.append(chunk)
             if on_chunk is not None:
                 on_chunk(chunk)
-            collect_young()
     except KeyboardInterrupt:
         await stream.close("interrupted")
         return True

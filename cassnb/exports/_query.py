@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import AtomicDirectory
 from .._cqltext import first_keyword
-from .._gc import collect_young, deferred_collections
+from .._gc import deferred_collections
 from .._table_scan import plan_scan, read_piece, table_ref
 from .._token_ranges import Piece
 from ..exceptions import ConfigurationError, describe_statement
@@ -78,7 +78,6 @@ async def export(
             rows = 0
             async for page in stream.pages():
                 _check_stop(reporter, rows, page.number - 1)
-                collect_young()
                 rows += len(page.rows)
                 reporter.update(rows, page.number)
                 yield page
@@ -186,7 +185,6 @@ async def _merged_pages(
                 raise item
             else:
                 _check_stop(reporter, counts.rows, counts.pages)
-                collect_young()
                 counts.page(reporter, len(item.rows))
                 yield item
     finally:
@@ -216,7 +214,6 @@ async def _to_directory(
             async def counted() -> AsyncIterator[Page]:
                 async for page in read_piece(session, statement, piece, fetch_size=fetch_size):
                     _check_stop(reporter, counts.rows, counts.pages)
-                    collect_young()
                     counts.page(reporter, len(page.rows))
                     yield page
 
@@ -281,7 +278,8 @@ def _check_stop(reporter: ProgressReporter, rows: int, pages: int) -> None:
 async def _reporting(
     reporter: ProgressReporter, work: Any, path: str | os.PathLike[str], export_format: ExportFormat
 ) -> ExportReport:
-    """Await the export with full collections deferred (pages call collect_young), and report the outcome.
+    """Await the export with full collections deferred (each stream's page lease collects the young
+    generations), and report the outcome.
 
     A stop ends the export without writing anything: an export is written whole or not at all, so the
     report says ``stopped`` and how far the read had got.

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cassnb import _gc
-from cassnb._gc import PageLease, collect_young, deferred_collections
+from cassnb._gc import PageLease, deferred_collections
 
 
 def test_nested_and_concurrent_holders_share_one_switch() -> None:
@@ -21,7 +21,7 @@ def test_nested_and_concurrent_holders_share_one_switch() -> None:
 
         def other_read() -> None:
             with deferred_collections():
-                collect_young()
+                gc.collect(1)
             done.set()
 
         threading.Thread(target=other_read).start()
@@ -52,7 +52,7 @@ def test_nothing_is_frozen_after_a_read() -> None:
     before = gc.get_freeze_count()
     with deferred_collections():
         garbage = [[] for _ in range(1000)]
-        collect_young()
+        gc.collect(1)
     del garbage
     assert gc.get_freeze_count() == before
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from cassandra import cqltypes
@@ -81,8 +81,7 @@ def _as_text(name: str, text: Encoder, parse: Encoder, coerce: Encoder, json: Js
 
 
 def _uuids(name: str) -> ScalarType:
-    row = _as_text(name, t.uuid_text, t.parse_uuid, c.as_uuid)
-    return ScalarType(**{**{f: getattr(row, f) for f in row.__slots__}, "frame_decode": cqltypes.BytesType})
+    return replace(_as_text(name, t.uuid_text, t.parse_uuid, c.as_uuid), frame_decode=cqltypes.BytesType)
 
 
 _TIMESTAMP_ARROW = "timestamp[ms, tz=UTC]"

@@ -1,10 +1,15 @@
 """``python -m benchmarks.compare REF [--only 1,3] [--rows N] [--rounds 2]``: one commit against another.
 
 Runs each scenario with cassnb as of ``REF`` (checked out in ``build/bench-base``) and with the working tree,
-alternately (base, head, base, head, ...), in fresh processes, with the same benchmark code; then writes
-``benchmarks/results/compare.md``: for every cassnb contender, head/base of its throughput and base/head of
+alternately in fresh processes, with the same benchmark code; then writes ``benchmarks/results/compare.md``
+(or ``--output``): for every cassnb contender, head/base of its throughput and base/head of
 its client CPU (so above 1.00 means head is faster, below 0.97 flags it as slower). Only cassnb's own
 contenders are measured (``CASSNB_BENCH_CONTENDERS=cassnb``): the others do not change between two commits.
+
+The order turns each round (base, head, head, base, base, head, ...): whichever side runs second runs on a
+server still busy with the first side's reads, and with a fixed order that showed as a difference between
+identical trees (``python -m benchmarks.compare HEAD`` read 0.89x client CPU on the one-stream CSV export).
+Use an even ``--rounds`` so each side leads as often as the other.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternations per scenario (default 2)")
     parser.add_argument("--repetitions", type=int, default=2, help="repetitions inside each run (default 2)")
     parser.add_argument("--port", type=int, default=9042)
+    parser.add_argument("--output", default="compare", help="results file stem (default compare)")
     options = parser.parse_args(argv)
     base_root = _worktree(options.ref)
     base_commit = subprocess.run(["git", "-C", str(base_root), "rev-parse", "--short", "HEAD"], check=True,
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[str, dict[tuple[str, str], dict[str, list[float]]]] = {"base": {}, "head": {}}
     for scenario in options.only.split(","):
         for round_number in range(options.rounds):
-            for side, root in (("base", base_root), ("head", ROOT)):
+            sides = (("base", base_root), ("head", ROOT))
+            for side, root in sides if round_number % 2 == 0 else reversed(sides):
                 print(f"scenario {scenario}, round {round_number + 1}: {side}", flush=True)
                 report = _run(root, scenario, options, f"compare-{side}")
                 for key, figures in _figures(report).items():
@@ -91,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# {head_commit} (working tree) against {base_commit}",
         "",
-        f"Scenarios {options.only}, {options.rows:,} rows, {options.rounds} alternations x {options.repetitions} "
-        "repetitions; medians. speed = head/base throughput; CPU = base/head client CPU for the same work "
+        f"Scenarios {options.only}, {options.rows:,} rows, {options.rounds} alternations (the side that runs first "
+        f"turns each round) x {options.repetitions} repetitions; medians. speed = head/base throughput; CPU = base/head client CPU for the same work "
         f"(above 1.00: head faster; below {SLOWER:.2f}: **slower**).",
         "",
         "| scenario | contender | base | head | speed | base CPU s | head CPU s | CPU |",
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {key[0]} | {key[1]} | {b:,.4g} {metric} | {h:,.4g} | {flag(speed)} | {bc:.3g} | {hc:.3g} | "
                      f"{flag(cpu)} |")  # fmt: skip
     lines += ["", f"Lowest CPU ratio: {worst:.2f}x."]
-    out = RESULTS / "compare.md"
+    out = RESULTS / f"{options.output}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out}")

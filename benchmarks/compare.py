@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# {head_commit} (working tree) against {base_commit}",
         "",
         f"Scenarios {options.only}, {options.rows:,} rows, {options.rounds} alternations (the side that runs first "
-        f"turns each round) x {options.repetitions} repetitions; medians. speed = head/base throughput; CPU = base/head client CPU for the same work "
+        f"turns each round) x {options.repetitions} repetitions; medians. "
+        "speed = head/base throughput; CPU = base/head client CPU for the same work "
         f"(above 1.00: head faster; below {SLOWER:.2f}: **slower**).",
         "",
         "| scenario | contender | base | head | speed | base CPU s | head CPU s | CPU |",

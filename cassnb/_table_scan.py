@@ -125,7 +125,8 @@ async def read_piece(
 ) -> AsyncIterator[Page]:  # fmt: skip
     """The pages of one piece, from its first replica that answers; a failed replica hands over to the next.
 
-    ``decoding``: the protocol handler for pages that become DataFrames (:data:`cassnb._decode.FRAME_DECODING`).
+    ``decoding``: the protocol handler for pages that become DataFrames or export files
+    (:data:`cassnb._decode.FRAME_DECODING`).
     """
     bounds = [piece.range.start, piece.range.end]
     config = StreamConfig(fetch_size=fetch_size)

@@ -59,7 +59,8 @@ class ScalarType:
     #: ``float`` and ``double`` can store NaN: there it is a value, everywhere else it means null.
     nan_is_value: bool = False
     #: A driver type whose decoder reads this type's bytes into a cheaper value, for pages that only become
-    #: DataFrame columns (``cassnb._decode``): ``uuid`` as its 16 bytes, ``timestamp`` as its milliseconds.
+    #: DataFrame columns or export files (``cassnb._decode``): ``uuid`` as its 16 bytes, ``timestamp`` as its
+    #: milliseconds.
     frame_decode: CqlType | None = None
 
 

@@ -10,6 +10,10 @@ replica fails, from the next (:func:`cassnb._table_scan.read_piece`), with ``par
 Every partition's token falls in exactly one range, so every row is read exactly once, also with a node down.
 The pages of all readers go through one bounded queue to a single writer (one file), or each range goes to a
 part file of its own (a directory, renamed into place as a whole at the end).
+
+Both read their pages with :data:`cassnb._decode.FRAME_DECODING`: uuids arrive as their 16 bytes and timestamps
+as milliseconds, which the writers format or hand to Arrow directly (``cassnb.formats._columns``), with no
+``uuid.UUID`` or ``datetime`` made per cell.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._atomic import AtomicDirectory
 from .._cqltext import first_keyword
+from .._decode import FRAME_DECODING
 from .._gc import deferred_collections
 from .._table_scan import plan_scan, read_piece, table_ref
 from .._token_ranges import Piece
@@ -72,9 +77,10 @@ async def export(
 
     async def pages() -> AsyncIterator[Page]:
         config = StreamConfig(fetch_size=fetch_size)
-        async with session.execute_stream(
-            query, params, stream_config=config, timeout=timeout, row_format=RowFormat.TUPLE
-        ) as stream:
+        async with session._stream(
+            query, params, stream_config=config, paging_state=None, skip_rows=0, timeout=timeout,
+            row_format=RowFormat.TUPLE, decoding=FRAME_DECODING,
+        ) as stream:  # fmt: skip
             rows = 0
             async for page in stream.pages():
                 _check_stop(reporter, rows, page.number - 1)
@@ -166,7 +172,7 @@ async def _merged_pages(
     async def reader() -> None:
         try:
             for piece in todo:
-                async for page in read_piece(session, statement, piece, fetch_size=fetch_size):
+                async for page in read_piece(session, statement, piece, fetch_size=fetch_size, decoding=FRAME_DECODING):
                     await queue.put(page)
                 counts.range_done(reporter)
         except Exception as exc:
@@ -212,7 +218,7 @@ async def _to_directory(
         async with limit:
 
             async def counted() -> AsyncIterator[Page]:
-                async for page in read_piece(session, statement, piece, fetch_size=fetch_size):
+                async for page in read_piece(session, statement, piece, fetch_size=fetch_size, decoding=FRAME_DECODING):
                     _check_stop(reporter, counts.rows, counts.pages)
                     counts.page(reporter, len(page.rows))
                     yield page

@@ -16,17 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cassnb._types import CqlType, Shape, cql_name, fold, identity
-from cassnb.formats._columns import encode_column
+from cassnb.formats._columns import encode_column, timestamp_millis
 from cassnb.formats._encode import udt_values
 
 Normalizer = Callable[[Any], Any]
 Converter = Callable[[Sequence[Any]], pa.Array]
 
 _TIMESTAMP = pa.timestamp("ms", tz="UTC")
-_TIMESTAMP_US = pa.timestamp("us", tz="UTC")
 
 
 def _scalar_arrow(alias: str) -> pa.DataType:
@@ -85,12 +83,14 @@ def normalizer(cql_type: CqlType) -> Normalizer:
 
 
 def _timestamp_column(values: Sequence[Any]) -> pa.Array:
-    # pa.array would truncate datetimes to milliseconds; convert at microseconds, then round half up like
-    # millis_from_epoch (integer arithmetic in numpy: pc.round_temporal costs several times more).
-    micros = pa.array(values, type=_TIMESTAMP_US)
-    ints = pc.fill_null(micros.cast(pa.int64()), 0).to_numpy()
-    millis = pa.py_buffer((ints + 500) // 1000)
-    return pa.Array.from_buffers(_TIMESTAMP, len(micros), [micros.buffers()[0], millis], micros.null_count)
+    if set(map(type, values)) <= {int, type(None)}:  # as exports read them: milliseconds since the epoch
+        return pa.array(values, type=pa.int64()).view(_TIMESTAMP)
+    # Datetimes: pa.array would truncate them to milliseconds; timestamp_millis rounds half up.
+    present = [value for value in values if value is not None]
+    if len(present) == len(values):
+        return pa.array(timestamp_millis(present), type=pa.int64()).view(_TIMESTAMP)
+    millis = iter(timestamp_millis(present).tolist())
+    return pa.array([None if value is None else next(millis) for value in values], type=pa.int64()).view(_TIMESTAMP)
 
 
 def column_converter(cql_type: CqlType) -> Converter:

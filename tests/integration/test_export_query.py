@@ -53,6 +53,21 @@ async def test_export_300k_rows_matches_the_table(session: AsyncSession, wide_ta
     assert table.num_rows == count and len(set(table.column("id").to_pylist())) == count
 
 
+async def test_timestamps_outside_years_1_to_9999_export(session: AsyncSession, keyspace: str, tmp_path: Path) -> None:
+    """A timestamp is any 64-bit millisecond count; the driver's own decoding cannot make a datetime of these."""
+    await session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.far_times (k int PRIMARY KEY, at timestamp)")
+    millis = {1: 253_402_300_800_000, 2: -62_135_596_800_001, 3: 1_700_000_000_123}
+    for k, at in millis.items():
+        await session.execute(f"INSERT INTO {keyspace}.far_times (k, at) VALUES ({k}, {at})")
+    query = f"SELECT k, at FROM {keyspace}.far_times"
+    await export(session, query, tmp_path / "far.csv", progress=False)
+    await export(session, query, tmp_path / "far.parquet", progress=False)
+    lines = sorted((tmp_path / "far.csv").read_text().splitlines()[1:])
+    assert lines == ["1,+10000-01-01T00:00:00.000Z", "2,0000-12-31T23:59:59.999Z", "3,2023-11-14T22:13:20.123Z"]
+    table = pq.read_table(tmp_path / "far.parquet")
+    assert dict(zip(table["k"].to_pylist(), table["at"].cast("int64").to_pylist(), strict=True)) == millis
+
+
 class _CancelAfter(NullProgress):
     """A reporter that cancels the exporting task once enough rows went through."""
 

@@ -224,6 +224,60 @@ def test_timestamp_column_matches_per_value() -> None:
     assert encoded == [timestamp_text(value) for value in values]
 
 
+def test_uuid_columns_read_as_bytes_give_the_same_text() -> None:
+    # Exports read uuids as their 16 bytes (cassnb._decode); a page may also mix them with uuid.UUID objects.
+    rng = random.Random(8)
+    values = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(300)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
+    raw = [value.bytes for value in values]
+    assert encode_column(uuid_text, raw) == ([str(value) for value in values], False)
+    mixed = [raw[0], None, values[1], raw[2]]
+    assert encode_column(uuid_text, mixed) == ([str(values[0]), None, str(values[1]), str(values[2])], True)
+    with pytest.raises(ValueError, match=r"neither a uuid\.UUID nor 16 bytes"):
+        encode_column(uuid_text, [raw[0], b"short"])
+
+
+def _random_datetimes(seed: int, count: int) -> list[dt.datetime]:
+    rng = random.Random(seed)
+    epoch = dt.datetime(1970, 1, 1)
+    return [epoch + dt.timedelta(microseconds=rng.randrange(-6 * 10**16, 2 * 10**17)) for _ in range(count)]
+
+
+def test_timestamps_read_as_milliseconds_give_the_same_text() -> None:
+    from cassnb._types import millis_from_epoch
+
+    values = [*_random_datetimes(12, 1000), dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999000)]
+    millis = [millis_from_epoch(value) for value in values]
+    assert encode_column(timestamp_text, millis) == ([timestamp_text(value) for value in values], False)
+    mixed = [millis[0], None, values[1]]
+    assert encode_column(timestamp_text, mixed)[0] == [timestamp_text(values[0]), None, timestamp_text(values[1])]
+
+
+def test_timestamps_outside_years_1_to_9999_get_expanded_years() -> None:
+    from cassandra.util import Date
+
+    from cassnb._types._text import date_text
+
+    far = [253_402_300_800_000, -62_135_596_800_001, 2**63 - 1, -(2**63) + 1, 253_402_300_799_999]
+    texts = encode_column(timestamp_text, far)[0]
+    assert texts[:2] == ["+10000-01-01T00:00:00.000Z", "0000-12-31T23:59:59.999Z"]
+    assert texts[4] == "9999-12-31T23:59:59.999Z"
+    for value, text in zip(far, texts, strict=True):  # the date as date_text writes that day
+        assert text.rpartition("T")[0] == date_text(Date(value // 86_400_000))
+
+
+def test_parquet_timestamps_from_milliseconds_equal_those_from_datetimes() -> None:
+    from cassnb._types import millis_from_epoch
+    from cassnb.formats._arrow import column_converter
+
+    convert = column_converter(ct.DateType)
+    values = [*_random_datetimes(13, 500), None, dt.datetime(1969, 12, 31, 23, 59, 59, 999500)]
+    millis = [None if value is None else millis_from_epoch(value) for value in values]
+    assert convert(millis).equals(convert(values))
+    assert convert(millis).cast("int64").to_pylist() == millis
+    assert convert([millis[0], values[1], None]).cast("int64").to_pylist() == [millis[0], millis[1], None]
+    assert convert([None, None]).null_count == 2
+
+
 def test_float_column_matches_per_value() -> None:
     finite = [0.1, -0.0, 1e-300, 1.7976931348623157e308, 5e-324]
     assert encode_column(float_text, finite)[0] == [float_text(v) for v in finite]

@@ -71,31 +71,3 @@ def test_missing_java_and_maven_are_explained(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("CASSNB_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(LocalServerError, match=r"Maven \(`mvn`\) was not found"):
         _dist.ensure_distribution(echo=False)
-
-
-_DESCRIBECLUSTER = """Cluster Information:
-\tName: cassnb-ring
-\tSnitch: org.apache.cassandra.locator.SimpleSnitch
-\tSchema versions:
-{versions}
-
-Stats for all nodes:
-\tLive: 3
-"""
-_RING = {"127.0.0.11", "127.0.0.12", "127.0.0.13"}
-
-
-def test_schema_agreement_needs_one_version_held_by_every_node() -> None:
-    from cassnb.local._ring import one_schema
-
-    agreed = "\t\tc448f116-1a77-3410-b0ab-5b9b5bc89177: [127.0.0.11, 127.0.0.12, 127.0.0.13]"
-    assert one_schema(_DESCRIBECLUSTER.format(versions=agreed), _RING)
-    # A node restarted after a kill, still without a keyspace it missed: two versions.
-    split = (
-        "\t\t72b12bcb-2404-3ac1-b16a-50f4bf8f1167: [127.0.0.11, 127.0.0.13]\n"
-        "\t\t29f80dba-f742-3373-a1f2-62de825261f6: [127.0.0.12]"
-    )
-    assert not one_schema(_DESCRIBECLUSTER.format(versions=split), _RING)
-    unreachable = "\t\t72b12bcb-2404-3ac1-b16a-50f4bf8f1167: [127.0.0.11, 127.0.0.13]\n\t\tUNREACHABLE: [127.0.0.12]"
-    assert not one_schema(_DESCRIBECLUSTER.format(versions=unreachable), _RING)
-    assert not one_schema("nodetool: Failed to connect", _RING)

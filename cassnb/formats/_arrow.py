@@ -85,11 +85,8 @@ def normalizer(cql_type: CqlType) -> Normalizer:
 def _timestamp_column(values: Sequence[Any]) -> pa.Array:
     if set(map(type, values)) <= {int, type(None)}:  # as exports read them: milliseconds since the epoch
         return pa.array(values, type=pa.int64()).view(_TIMESTAMP)
-    # Datetimes: pa.array would truncate them to milliseconds; timestamp_millis rounds half up.
-    present = [value for value in values if value is not None]
-    if len(present) == len(values):
-        return pa.array(timestamp_millis(present), type=pa.int64()).view(_TIMESTAMP)
-    millis = iter(timestamp_millis(present).tolist())
+    # Datetimes (pages from elsewhere): pa.array would truncate them to milliseconds; timestamp_millis rounds.
+    millis = iter(timestamp_millis([value for value in values if value is not None]).tolist())
     return pa.array([None if value is None else next(millis) for value in values], type=pa.int64()).view(_TIMESTAMP)
 
 

@@ -9,6 +9,9 @@ of a paged query. They run where the answer was decoded: on the awaiting loop it
   arrives immediately still has somewhere to go;
 * the driver thread snapshots everything that describes the page (rows, the paging state of the next page,
   column names and types) and hands it to the loop as one item — one hop per page, never per row;
+* a large page arrives unparsed (:class:`cassnb._decode.Unparsed`) and is parsed and shaped by the row factory
+  on the loop, for :data:`PIECE_SECONDS` per turn of the loop, so that other tasks run in between and no thread
+  holds the loop's thread off the GIL while it parses;
 * an answer decoded on the loop that awaits it resolves its future there and then;
 * answers from other threads that arrive while the loop has not yet woken up for earlier ones share that
   wake-up: each loop has an inbox that threads append to, and one scheduled callback drains it (under load,
@@ -28,8 +31,15 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from cassandra.query import tuple_factory
+
+from ._decode import PIECE_ROWS, Unparsed
+
+#: How long one turn of the event loop parses an unparsed page (a piece of PIECE_ROWS rows at a time).
+PIECE_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +101,31 @@ def _inbox(loop: asyncio.AbstractEventLoop) -> _Inbox:
 
 
 def _resolve(future: asyncio.Future[PageData], page: PageData) -> None:
-    if not future.done():
+    if isinstance(page.rows, Unparsed):
+        future.get_loop().call_soon(_parse_piece, future, page, [])
+    elif not future.done():
         future.set_result(page)
+
+
+def _parse_piece(future: asyncio.Future[PageData], page: PageData, parsed: list[Any]) -> None:
+    """On the loop: :data:`PIECE_SECONDS` of parsing an unparsed page, and the page once it is whole."""
+    if future.done():  # cancelled meanwhile: the rest of the page is not wanted
+        return
+    unparsed: Unparsed = page.rows  # type: ignore[assignment]
+    until = time.perf_counter() + PIECE_SECONDS
+    while True:
+        try:
+            piece = unparsed.take(PIECE_ROWS)
+        except Exception as exc:  # a value the driver cannot decode (the connection itself is fine)
+            future.set_exception(exc)
+            return
+        parsed += piece
+        if len(piece) < PIECE_ROWS:
+            future.set_result(replace(page, rows=parsed))
+            return
+        if time.perf_counter() >= until:
+            future.get_loop().call_soon(_parse_piece, future, page, parsed)
+            return
 
 
 def _reject(future: asyncio.Future[PageData], exc: BaseException) -> None:
@@ -103,12 +136,18 @@ def _reject(future: asyncio.Future[PageData], exc: BaseException) -> None:
 class PageFetcher:
     """Fetch the pages of one driver ``ResponseFuture`` as awaitables, one request at a time."""
 
-    __slots__ = ("_future", "_inbox", "_response")
+    __slots__ = ("_future", "_inbox", "_response", "_shape")
 
     def __init__(self) -> None:
         self._response: Any = None
         self._future: asyncio.Future[PageData] | None = None
         self._inbox: _Inbox | None = None
+        self._shape: Callable[[Any, list[Any]], list[Any]] = tuple_factory
+
+    def shape_rows(self, row_factory: Callable[[Any, list[Any]], list[Any]]) -> None:
+        """Apply ``row_factory`` here, to the driver's tuples (one of ``cassnb._rows.PIECEWISE_FACTORIES``, which
+        the request leaves out so that a page can arrive unparsed)."""
+        self._shape = row_factory
 
     @property
     def response_future(self) -> Any:
@@ -161,10 +200,20 @@ class PageFetcher:
     # The two methods below run on a driver thread (or inline, when the answer is already there).
     def _on_rows(self, rows: Any) -> None:
         response = self._response
+        names = getattr(response, "_col_names", None)
+        if isinstance(rows, Unparsed):
+            rows.shape_by(self._shape, names)
+        elif rows is not None and self._shape is not tuple_factory:  # None: no rows (a write, a schema change)
+            try:
+                rows = self._shape(names, rows)
+            except Exception as exc:  # as the driver would have failed the request with it
+                self._hand_over(_reject, exc)
+                return
         page = PageData(
-            rows if isinstance(rows, list) else list(rows or ()),
+            # An Unparsed page is a list again before it is delivered (_resolve).
+            rows if isinstance(rows, list | Unparsed) else list(rows or ()),  # type: ignore[arg-type]
             getattr(response, "_paging_state", None),
-            getattr(response, "_col_names", None),
+            names,
             getattr(response, "_col_types", None),
             getattr(response, "warnings", None),
         )

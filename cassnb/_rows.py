@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cassandra.query import named_tuple_factory
+from cassandra.query import dict_factory, named_tuple_factory, tuple_factory
 
 MAX_CLASSES = 1024  # distinct column lists kept; past this the cache starts again (a query shape per entry)
 
@@ -33,3 +33,8 @@ def row_class(column_names: Sequence[str]) -> Any:
 def named_tuple_rows(column_names: Sequence[str], rows: list[Any]) -> list[Any]:
     """A driver row factory: the rows of one response as named tuples of a cached class."""
     return list(map(row_class(column_names)._make, rows))
+
+
+#: Row factories that shape each row on its own, so that shaping a page piece by piece (``cassnb._bridge``)
+#: gives what shaping it whole gives. Other factories (one that builds a DataFrame, say) see whole pages.
+PIECEWISE_FACTORIES = frozenset({named_tuple_rows, tuple_factory, dict_factory})

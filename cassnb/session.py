@@ -11,12 +11,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from cassandra.cluster import _NOT_SET, EXEC_PROFILE_DEFAULT, NoHostAvailable
-from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement, Statement, tuple_factory
 
 from ._awaitable import AwaitableContext
 from ._binding import Parameters, Query, bind
 from ._bridge import PageData, PageFetcher
+from ._decode import ROW_DECODING
 from ._identifiers import parse_identifier, quote
+from ._rows import PIECEWISE_FACTORIES
 from .exceptions import (
     ClosedError,
     ConfigurationError,
@@ -188,12 +190,18 @@ class AsyncSession:
         reactor = self._cluster._reactor
         if reactor is not None:
             reactor.use(asyncio.get_running_loop())
-        if decoding is None:
-            return fetcher.first(lambda: self._driver.execute_async(statement, parameters, **options))
+        handler = decoding or ROW_DECODING
 
-        def send() -> Any:  # Session.execute_async, with another protocol handler for this request's pages
+        def send() -> Any:  # Session.execute_async, with cassnb's protocol handler for this request's pages
             response = self._driver._create_response_future(statement, parameters, **{"timeout": _NOT_SET, **options})
-            response._protocol_handler = decoding
+            if handler is not None and response.row_factory in PIECEWISE_FACTORIES:
+                # Large pages arrive unparsed and are parsed on the loop a piece at a time (cassnb._bridge), so
+                # the rows are shaped there too, and the driver passes them on as they come.
+                fetcher.shape_rows(response.row_factory)
+                response.row_factory = tuple_factory
+                response._protocol_handler = handler
+            else:
+                response._protocol_handler = self._driver.client_protocol_handler
             self._driver._on_request(response)
             response.send_request()
             return response

@@ -47,9 +47,24 @@ def _reason(exc: BaseException) -> str:
     return f"failed: {type(exc).__name__}"
 
 
-def _convert(builder: FrameBuilder, rows: list[Any]) -> tuple[Any, pd.DataFrame]:
-    """A page's column parts and its chunk (off the loop: both are the page's conversion)."""
-    parts = builder.parts(rows)
+#: Rows converted per turn of the event loop (1-5 ms of work).
+CONVERT_ROWS = 500
+
+
+async def _convert(builder: FrameBuilder, rows: list[Any]) -> tuple[Any, pd.DataFrame]:
+    """A page's column parts and its chunk, made on the event loop :data:`CONVERT_ROWS` rows per turn.
+
+    Not on another thread: conversion is C work that holds the GIL in stretches of milliseconds, and a thread
+    doing that keeps the loop's thread from the GIL far longer than the interpreter's switch interval (a
+    5,000-row page converted on a worker gave the loop 20-80 ms gaps).
+    """
+    pieces = []
+    for start in range(0, len(rows), CONVERT_ROWS):
+        if start:
+            await asyncio.sleep(0)
+        pieces.append(builder.parts(rows[start : start + CONVERT_ROWS]))
+    parts = builder.join_parts(pieces)
+    await asyncio.sleep(0)
     return parts, builder.frame_of(parts)
 
 
@@ -146,13 +161,25 @@ class FrameStream:
         """Whether the chunks handed out are also gathered into the frame that :meth:`_concat` returns."""
         return self._accumulate
 
-    def _concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    async def _concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         """``frames`` (for more(): the earlier frame) followed by the chunks gathered so far, as one frame;
-        keeps the columns when empty. The gathered chunks are handed over."""
+        keeps the columns when empty. The gathered chunks are handed over.
+
+        The gathered chunks become columns on the event loop, a column (or 65,536 text values) per turn; joining
+        that to an earlier frame (more()) copies whole columns and runs on a worker thread."""
         if self._builder is None:
             return frames[0].reset_index(drop=True) if frames else pd.DataFrame()
         if self._accumulated is not None:
-            frames = [*frames, self._accumulated.frame()]
+            steps = self._accumulated.frame_steps()
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    frames = [*frames, done.value]
+                    break
+                await asyncio.sleep(0)
+        if len(frames) > 1:
+            return await asyncio.to_thread(self._builder.concat, frames)
         return self._builder.concat(frames)
 
     # ------------------------------------------------------------------ iteration
@@ -227,8 +254,7 @@ class FrameStream:
                 self._accumulated = self._builder.accumulator() if self._accumulate else None
             keep = len(page.rows) if self._remaining is None else min(len(page.rows), self._remaining)
             rows = page.rows if keep == len(page.rows) else page.rows[:keep]
-            # Conversion runs on a worker thread: mostly C work that lets the event loop in between.
-            parts, chunk = await asyncio.to_thread(_convert, self._builder, rows) if keep else (None, None)
+            parts, chunk = await _convert(self._builder, rows) if keep else (None, None)
             # Report before committing: if reporting raises (an interrupt), the page counts as undelivered.
             self._reporter.update(self.rows_fetched + keep, self.pages + 1)
             if parts is not None and self._accumulated is not None:

@@ -33,7 +33,6 @@ closing the stream (``async with``) is all that is needed.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import threading
@@ -213,8 +212,8 @@ async def _collect(stream: FrameStream, frames: list[pd.DataFrame], on_chunk: Ch
 async def _joined(
     stream: FrameStream, frames: list[pd.DataFrame], describe: Callable[[FrameStream, int], FrameInfo]
 ) -> pd.DataFrame:
-    """The frames joined into one (off the loop), with the stream's :class:`FrameInfo` in its attrs."""
-    frame = await asyncio.to_thread(stream._concat, frames)
+    """The frames joined into one, with the stream's :class:`FrameInfo` in its attrs."""
+    frame = await stream._concat(frames)
     frames.clear()
     frame.attrs.clear()
     frame.attrs[ATTRS_KEY] = asdict(describe(stream, len(frame)))

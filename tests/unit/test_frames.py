@@ -155,6 +155,28 @@ def test_a_whole_results_text_column_is_made_in_steps_with_the_same_result() -> 
     assert frame.dtypes["t"] == STRING_DTYPE and frame["t"].isna().sum() == len(range(0, len(rows), 7))
 
 
+def test_a_whole_result_is_made_a_column_or_a_text_step_at_a_time() -> None:
+    """query_df makes the final frame on the event loop, a step per turn: each column, and each _STEP text values."""
+    from cassnb._frames import _STEP
+
+    builder = FrameBuilder(["i", "t", "ts"], [lookup_casstype("Int32Type"), UTF8Type, lookup_casstype("DateType")])
+    rows = [(i, None if i % 5 == 0 else f"v{i}", 1_700_000_000_000 + i) for i in range(3 * _STEP)]
+    gathered = builder.accumulator()
+    gathered.add(builder.parts(rows))
+    steps = gathered.frame_steps()
+    taken = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            frame = done.value
+            break
+        taken += 1
+    assert taken == 3 + 3  # one per column, and the text column's three steps
+    pdt.assert_frame_equal(frame, builder.frame(rows))
+    assert frame["ts"].iloc[1] == pd.Timestamp(1_700_000_000_001, unit="ms", tz="UTC")
+
+
 def test_text_uses_the_explicit_na_string_dtype() -> None:
     frame = FrameBuilder(["t"], [UTF8Type]).frame([("a",), (None,)])
     assert frame.dtypes["t"] == STRING_DTYPE

@@ -1,9 +1,9 @@
 """The one place where the driver's answers meet asyncio.
 
 cassandra-driver answers through ``ResponseFuture`` callbacks, and its callbacks stay registered for every page
-of a paged query. They run where the answer was decoded: on the awaiting loop itself for small answers served by
-:mod:`cassnb._reactor`, on its worker thread for pages of rows, or on the driver's I/O thread with
-``io="thread"``. :class:`PageFetcher` turns that into awaitable pages:
+of a paged query. They run where the answer was decoded: on the awaiting loop itself for answers served by
+:mod:`cassnb._reactor` (a large page arrives there unparsed), on the reactor's worker thread while the loop does
+not serve, or on the driver's I/O thread with ``io="thread"``. :class:`PageFetcher` turns that into awaitable pages:
 
 * the asyncio future for a page is created on the running loop *before* the request is sent, so an answer that
   arrives immediately still has somewhere to go;

@@ -41,12 +41,13 @@ from typing import Any
 
 from cassandra.connection import Connection, ConnectionShutdown, Timer, TimerManager
 
-from ._decode import leaves_unparsed
+from ._decode import PIECE_BYTES, leaves_unparsed
 
 log = logging.getLogger("cassnb.reactor")
 
-#: Response bodies of this size or more are decoded on the worker thread, not on the loop.
-BIG_BODY = 64 * 1024
+#: Response bodies of this size or more are decoded on the worker thread, not on the loop, unless cassnb's own
+#: request leaves them unparsed (the same size: :data:`cassnb._decode.PIECE_BYTES`).
+BIG_BODY = PIECE_BYTES
 #: How often the loop shows that it is serving.
 TICK = 0.1
 #: The worker takes over when the loop has not ticked for this long.

@@ -99,6 +99,9 @@ def add_data_commands(commands: Any) -> None:
         "--retry-for", type=float, default=60.0, metavar="SECONDS",
         help="how long an insert without an answer is sent again (60)",
     )  # fmt: skip
+    load.add_argument(
+        "--consistency", metavar="LEVEL", help="the level each insert is acknowledged at (default LOCAL_ONE)"
+    )
     _file_options(load, writing=False)
     _connection_options(load)
     load.set_defaults(handler=_load)
@@ -181,6 +184,7 @@ def _load(args: argparse.Namespace) -> int:
             start_row=args.start_row,
             rejects=args.rejects,
             retry_for=args.retry_for,
+            consistency=args.consistency,
             **options,
         )
         for row, reason in report.failures[:_SHOWN_FAILURES]:

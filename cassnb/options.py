@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from .exceptions import ConfigurationError
+
 
 class Unset(enum.Enum):
     """Marks an argument that was not given, where ``None`` is a meaningful value of its own."""
@@ -71,13 +73,15 @@ class Consistency(enum.IntEnum):
 
     @classmethod
     def parse(cls, name: str | int | Consistency) -> Consistency:
-        """Accept ``"local_quorum"``, ``"LOCAL_QUORUM"``, an int or a member; raise a clear ValueError."""
+        """Accept ``"local_quorum"``, ``"LOCAL_QUORUM"``, an int or a member; else a ConfigurationError."""
         if isinstance(name, Consistency):
             return name
-        if isinstance(name, int):
-            return cls(name)
         try:
-            return cls[name.strip().upper()]
-        except KeyError:
-            choices = ", ".join(member.name for member in cls)
-            raise ValueError(f"unknown consistency level {name!r}; choose one of {choices}") from None
+            if isinstance(name, str):
+                return cls[name.strip().upper()]
+            if not isinstance(name, bool):
+                return cls(name)
+        except (KeyError, ValueError, TypeError):
+            pass
+        choices = ", ".join(member.name for member in cls)
+        raise ConfigurationError(f"unknown consistency level {name!r}; choose one of {choices}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import CassnbError, ConfigurationError, IncompleteWriteError
+from ..options import Consistency
 from ._connection import Connection, as_connection
 from ._sessions import register_plugin, session_for
 
@@ -51,8 +52,9 @@ class WriteReport:
 
 
 def to_table(
-    ddf: dd.DataFrame, connection: str | Connection, table: str, *, concurrency: int = 32, errors: str = "raise"
-) -> WriteReport:
+    ddf: dd.DataFrame, connection: str | Connection, table: str, *, concurrency: int = 32, errors: str = "raise",
+    consistency: str | Consistency | None = None,
+) -> WriteReport:  # fmt: skip
     """Insert every row of ``ddf`` into ``table`` (whose primary-key columns it must have), partition by partition.
 
     Args:
@@ -61,6 +63,8 @@ def to_table(
         concurrency: inserts in flight at once, per partition being written.
         errors: ``"raise"`` (an :class:`~cassnb.exceptions.IncompleteWriteError` when any row was not
             acknowledged, with the report as ``exc.report``) or ``"report"`` (return the report in any case).
+        consistency: the level each insert is acknowledged at (``"QUORUM"``, ``"ALL"``, ...); default: the
+            sessions' (``LOCAL_ONE``).
 
     Returns:
         A :class:`WriteReport`: rows written, failed and unknown, in total and per partition.
@@ -72,9 +76,10 @@ def to_table(
         raise ConfigurationError(f"errors must be 'raise' or 'report', got {errors!r}")
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigurationError(f"concurrency must be a positive integer, got {concurrency!r}")
+    level = None if consistency is None else Consistency.parse(consistency)
     meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in _COUNTS.items()})
     register_plugin()
-    write = _WritePartition(conn, table, concurrency)
+    write = _WritePartition(conn, table, concurrency, level)
     counts = ddf.map_partitions(write, meta=meta, partition_info=True)  # type: ignore[no-untyped-call]
     partitions = counts.compute().reset_index(drop=True).sort_values("partition", ignore_index=True)
     report = WriteReport(table, partitions)
@@ -87,8 +92,8 @@ def to_table(
 class _WritePartition:
     """The partition function: load one partition on a worker. Pickled small: no session, no secret."""
 
-    def __init__(self, connection: Connection, table: str, concurrency: int) -> None:
-        self.connection, self.table, self.concurrency = connection, table, concurrency
+    def __init__(self, connection: Connection, table: str, concurrency: int, consistency: Consistency | None) -> None:
+        self.connection, self.table, self.concurrency, self.consistency = connection, table, concurrency, consistency
 
     def __call__(self, frame: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
         import pandas as pd
@@ -100,7 +105,9 @@ class _WritePartition:
         error = ""
         report: Any
         try:
-            report = runner.run(load(session, self.table, frame, concurrency=self.concurrency, progress=False))
+            work = load(session, self.table, frame, concurrency=self.concurrency, consistency=self.consistency,
+                        progress=False)  # fmt: skip
+            report = runner.run(work)
         except CassnbError as exc:
             report = getattr(exc, "report", None)
             if report is None:

@@ -43,7 +43,7 @@ from cassnb.exceptions import (
     UnavailableError,
 )
 from cassnb.loading._rejects import Rejects
-from cassnb.options import UNSET, Unset
+from cassnb.options import UNSET, Consistency, Unset
 from cassnb.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -116,10 +116,11 @@ class Inserter:
 
     def __init__(
         self, session: AsyncSession, insert: Any, concurrency: int, retry: RetrySettings, tally: Tally,
-        partition: Sequence[int] = (), primary: Sequence[int] = (),
+        partition: Sequence[int] = (), primary: Sequence[int] = (), consistency: Consistency | None = None,
     ) -> None:  # fmt: skip
         self.session, self.insert, self.concurrency, self.retry, self.tally = session, insert, concurrency, retry, tally
         self.partition, self.primary = tuple(partition), tuple(primary)
+        self.consistency = consistency  # None: the session's default (the statement's own level)
 
     def _units(self, rows: list[_Row]) -> list[list[_Row]]:
         """``rows`` in order, cut into runs that can go as one batch (one row each without a partition key)."""
@@ -153,8 +154,12 @@ class Inserter:
 
     def _statement(self, unit: list[_Row]) -> tuple[Any, Any]:
         if len(unit) == 1:
-            return self.insert, unit[0][1]
-        batch = BatchStatement(BatchType.UNLOGGED)
+            if self.consistency is None:
+                return self.insert, unit[0][1]
+            bound = self.insert.bind(unit[0][1])  # the level is the bound statement's: the prepared one is shared
+            bound.consistency_level = self.consistency
+            return bound, None
+        batch = BatchStatement(BatchType.UNLOGGED, consistency_level=self.consistency)
         for _, values, _ in unit:
             batch.add(self.insert, values)
         batch.is_idempotent = True

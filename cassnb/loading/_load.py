@@ -51,6 +51,7 @@ from cassnb.loading._columns import Column
 from cassnb.loading._insert import Inserter, RetrySettings, Tally
 from cassnb.loading._rejects import Rejects
 from cassnb.loading._sources import _Chunk, _open_source
+from cassnb.options import Consistency
 from cassnb.progress import ProgressSpec, choose_progress
 
 if TYPE_CHECKING:
@@ -219,6 +220,7 @@ async def load(
     rejects: str | os.PathLike[str] | None = None,
     retry_for: float = 60.0,
     timeout: float | None = None,
+    consistency: str | Consistency | None = None,
     **format_options: Any,
 ) -> LoadReport:
     """Insert every row of ``source`` into ``table``, with bounded concurrency and memory.
@@ -242,6 +244,9 @@ async def load(
             reason and the row as it stands in the source (see ``cassnb.loading._rejects``).
         retry_for: seconds for which an insert without an answer (timeout, lost connection) is sent again.
         timeout: seconds to wait for each insert (default: the session's request timeout).
+        consistency: the level each insert is acknowledged at (``"QUORUM"``, ``"ALL"``, a
+            :class:`~cassnb.Consistency`); default: the session's (``LOCAL_ONE`` unless its profile says
+            otherwise). A row counts as written once that many replicas have it.
         **format_options: CSV: ``delimiter`` (``,``) and ``null`` (the null marker, default empty).
 
     Returns:
@@ -262,6 +267,7 @@ async def load(
     concurrency = _check_positive("concurrency", concurrency)
     batch_rows = _check_positive("batch_rows", batch_rows)
     _check_options(start_row, retry_for, timeout)
+    level = None if consistency is None else Consistency.parse(consistency)
     reporter = choose_progress(progress)
     target = await _Target.open(session, table, source, format, dict(format_options), columns)
     rejected = Rejects(rejects)
@@ -269,7 +275,7 @@ async def load(
     tally = Tally(reporter, rejected)
     tally.restart_row = start_row
     retry = RetrySettings(retry_for=float(retry_for), timeout=timeout)
-    inserter = Inserter(session, target.insert, concurrency, retry, tally, target.partition, target.primary)
+    inserter = Inserter(session, target.insert, concurrency, retry, tally, target.partition, target.primary, level)
     started = time.perf_counter()
 
     def report(stopped: bool = False) -> LoadReport:

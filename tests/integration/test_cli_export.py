@@ -224,6 +224,7 @@ def test_load_with_failed_rows_lists_them_and_exits_1(
         (["load", "{ks}.no_such_table", "{tmp}/x.csv"], "table {ks}.no_such_table does not exist"),
         (["load", "{ks}.cli_dst", "{tmp}/missing.csv"], "No such file or directory"),
         (["load", "{ks}.cli_dst", "{tmp}/x.csv", "--concurrency", "0"], "concurrency must be a positive integer"),
+        (["load", "{ks}.cli_dst", "{tmp}/x.csv", "--consistency", "most"], "unknown consistency level 'most'"),
         (["load", "{ks}.cli_dst", "{tmp}/x.csv"], "has no column 'extra'"),
         (["export-table", "{ks}.cli_src", "{tmp}/y.csv", "--parallelism", "0"], "parallelism must be at least 1"),
     ],

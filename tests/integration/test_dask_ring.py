@@ -90,14 +90,13 @@ def big(ring_hosts: str, ring_keyspace: str, ring_driver: Any, ring: LocalRing |
     )
     source = _source()
     began = time.perf_counter()
-    report = cdask.to_table(dd.from_pandas(source, npartitions=8, sort=False), ring_hosts, f"{ring_keyspace}.big")
+    # Acknowledged by all three replicas (RF 3): the tests read at LOCAL_ONE, and at LOCAL_ONE a replica can drop a
+    # mutation that queued past the write timeout on 2 busy cores (one CI run read 998,600 rows that way, and a full
+    # repair to make the replicas agree took minutes). At ALL such an insert times out and load sends it again.
+    report = cdask.to_table(dd.from_pandas(source, npartitions=8, sort=False), ring_hosts, f"{ring_keyspace}.big",
+                            consistency="ALL")  # fmt: skip
     seconds = time.perf_counter() - began
     if ring is not None:
-        # to_table writes at LOCAL_ONE: a row is acknowledged once one replica has it. On 2 busy cores a replica can
-        # drop a mutation that queued past the write timeout (queue waits of 1.96 s were seen in tpstats), and its
-        # hint may still be undelivered when the tests read at LOCAL_ONE: one CI run read 998,600 rows that way. A
-        # full repair from node 1 (RF 3 on 3 nodes: it holds every range) makes the three replicas agree first.
-        ring.nodetool(["repair", "-full", ring_keyspace, "big"], 1)
         # Size estimates come from SSTables: flush, then have every node recompute them.
         for node in (1, 2, 3):
             ring.nodetool(["flush", ring_keyspace, "big"], node)
@@ -230,7 +229,7 @@ def test_no_password_travels_in_the_task_graph(ring_hosts: str, big: dict[str, A
     assert secret not in repr(connection) and secret.encode() not in pickle.dumps(connection)
     # The ring checks no passwords, so the plan can be made with this connection; the graph is what would travel.
     ddf = cdask.read_table(connection, big["table"], split_size_mb=8)
-    written = cdask._write._WritePartition(connection, big["table"], 4)
+    written = cdask._write._WritePartition(connection, big["table"], 4, cassnb.Consistency.QUORUM)
     graph = dict(ddf.__dask_graph__())
     shipped = pickle.dumps(graph) + pickle.dumps(written)
     assert b"CASSNB_RING_TEST_PASSWORD" in shipped  # the reference travels ...

@@ -399,6 +399,26 @@ async def test_rows_of_one_partition_go_as_batches_and_a_bad_row_fails_alone(
     assert driver_session.execute(f"SELECT v FROM {keyspace}.load_wide WHERE p = 1 AND c = 999").one() is None
 
 
+@pytest.mark.parametrize("shape", ["rows", "batches"])
+async def test_the_consistency_level_is_the_one_each_insert_is_acknowledged_at(
+    session: AsyncSession, keyspace: str, driver_session: Any, shape: str
+) -> None:
+    table = f"load_level_{shape}"
+    await session.execute(f"CREATE TABLE {keyspace}.{table} (p int, c int, PRIMARY KEY (p, c))")
+    keys = [(p, 0) for p in range(50)] if shape == "rows" else [(0, c) for c in range(50)]
+    frame = pd.DataFrame(keys, columns=["p", "c"])
+    # One node holds the keyspace: TWO cannot be met, and the server says so before writing anything.
+    with pytest.raises(cassnb.UnavailableError) as caught:
+        await load(session, table, frame, progress=False, retry_for=0, consistency="two")
+    assert caught.value.report.rows_written == 0 and "TWO" in str(caught.value)
+    assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.{table}").one()[0] == 0
+    report = await load(session, table, frame, progress=False, consistency=cassnb.Consistency.ALL)
+    assert report.rows_written == 50
+    assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.{table}").one()[0] == 50
+    with pytest.raises(ConfigurationError, match="unknown consistency level 'most'; choose one of ANY"):
+        await load(session, table, frame, progress=False, consistency="most")
+
+
 async def test_failures_beyond_100_are_counted_not_listed(session: AsyncSession, keyspace: str) -> None:
     await session.execute(f"CREATE TABLE {keyspace}.load_many_bad (k int PRIMARY KEY, n int)")
     frame = pd.DataFrame({"k": range(300), "n": ["x" if i % 2 else i for i in range(300)]})

@@ -53,3 +53,22 @@ def test_a_profile_is_read_from_the_connection_file(tmp_path: Path, monkeypatch:
     assert settings["username"] == "etl" and settings["password"].reveal() == "pw-from-env"
     with pytest.raises(ConfigurationError, match=r"no section \[staging\]"):
         connection(profile="staging").settings()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"consistency": "most"}, "unknown consistency level 'most'; choose one of ANY"),
+        ({"concurrency": 0}, "concurrency must be a positive integer, got 0"),
+        ({"errors": "ignore"}, "errors must be 'raise' or 'report', got 'ignore'"),
+    ],
+)
+def test_to_table_refuses_bad_options_before_any_work(options: dict[str, object], message: str) -> None:
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from cassnb.dask import to_table
+
+    ddf = dd.from_pandas(pd.DataFrame({"k": [1, 2]}), npartitions=1)
+    with pytest.raises(ConfigurationError, match=message):
+        to_table(ddf, "127.0.0.1:1", "ks.t", **options)  # type: ignore[arg-type]

@@ -173,6 +173,26 @@ async def test_prepare_after_a_drop_asks_the_server_again(session: AsyncSession,
         await asyncio.sleep(0.05)
 
 
+async def test_a_prepared_select_star_follows_an_added_column(session: AsyncSession, kv: str) -> None:
+    """Answers to a prepared statement carry no column metadata while the statement's still holds (cassnb
+    describes it once); after ``ALTER TABLE ... ADD`` the server sends the new metadata and the rows gain the
+    column, for this answer and the next ones, whatever size the page."""
+    await session.execute("CREATE TABLE grows (k int, c int, v text, PRIMARY KEY (k, c))")
+    for c in range(600):
+        await session.execute("INSERT INTO grows (k, c, v) VALUES (?, ?, ?)", [1, c, "x" * 200])
+    single = await session.prepare("SELECT * FROM grows WHERE k = ? AND c = ?")
+    page = await session.prepare("SELECT * FROM grows WHERE k = ?")
+    assert (await session.execute(single, [1, 5])).one() == (1, 5, "x" * 200)
+    assert len((await session.execute(page, [1])).all()) == 600  # one page of 120 kB: parsed on the loop
+    await session.execute("ALTER TABLE grows ADD w int")
+    await session.execute("UPDATE grows SET w = 9 WHERE k = 1 AND c = 5")
+    for _ in range(2):
+        row = (await session.execute(single, [1, 5])).one()
+        assert row.w == 9 and row == (1, 5, "x" * 200, 9)
+        rows = (await session.execute(page, [1])).all()
+        assert [r.w for r in rows[4:6]] == [None, 9] and rows[0]._fields == ("k", "c", "v", "w")
+
+
 async def test_batches_keyspaces_and_closed_sessions(
     cassandra_address: ServerAddress, keyspace: str, session: AsyncSession, kv: str
 ) -> None:

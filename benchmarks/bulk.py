@@ -43,16 +43,17 @@ async def run_frames(ctx: Context) -> list[ScenarioResult]:
     result = ScenarioResult(
         "3",
         f"Stream {ctx.rows:,} rows (6 columns) into one DataFrame",
-        ("rows/s", "CPU µs/row", "peak RSS MB", "RSS growth MB", "frame MB", "growth / frame", "held MB",
-         "growth / held"),
+        ("rows/s", "CPU µs/row", "peak RSS MB", "RSS growth MB", "pandas MB", "frame MB", "growth / frame",
+         "held MB", "growth / held"),
         contenders,
         notes=[
             f"fetch_size {FETCH_SIZE} for all. RSS growth = peak RSS minus the RSS just before the "
-            "query (after imports and connecting); frame MB = DataFrame.memory_usage(deep=True). The memory "
-            "target compares RSS growth with the final frame's size. held MB = the RSS the process still holds "
-            "once the read is over, the frame alive (pandas' deep count leaves out what objects point to, such "
-            "as the 128-bit int inside each uuid.UUID, about 44 bytes per row of this table); growth / held is "
-            "what reading cost beyond that. CPU µs/row: the process's CPU (all "
+            "query (after imports and connecting). pandas MB = DataFrame.memory_usage(deep=True), which counts "
+            "an object cell by sys.getsizeof and so leaves out what it points to: the 128-bit int inside each "
+            "uuid.UUID, 44 bytes for every row of this table. frame MB = pandas MB plus those ints: the frame's "
+            "size, which the memory target compares RSS growth with. held MB = the RSS the process still holds "
+            "once the read is over, the frame alive; growth / held is what reading cost beyond that. CPU µs/row: "
+            "the process's CPU (all "
             "threads) over the timed part. query_df defers the collector's full passes until the read is "
             "done; the full pass that then follows costs, per run: "
             + _later_gc(contenders[0]),

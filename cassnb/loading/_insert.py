@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra.query import BatchStatement, BatchType
 
+from cassnb._binding import bind
 from cassnb._tasks import settle
 from cassnb.exceptions import (
     AuthenticationError,
@@ -156,8 +157,8 @@ class Inserter:
         if len(unit) == 1:
             if self.consistency is None:
                 return self.insert, unit[0][1]
-            bound = self.insert.bind(unit[0][1])  # the level is the bound statement's: the prepared one is shared
-            bound.consistency_level = self.consistency
+            bound, _ = bind(self.insert, unit[0][1], None)  # the level is set on the bound statement:
+            bound.consistency_level = self.consistency  # the prepared one is shared
             return bound, None
         batch = BatchStatement(BatchType.UNLOGGED, consistency_level=self.consistency)
         for _, values, _ in unit:

@@ -415,6 +415,10 @@ async def test_the_consistency_level_is_the_one_each_insert_is_acknowledged_at(
     report = await load(session, table, frame, progress=False, consistency=cassnb.Consistency.ALL)
     assert report.rows_written == 50
     assert driver_session.execute(f"SELECT count(*) FROM {keyspace}.{table}").one()[0] == 50
+    # A value that does not fit fails its row alone, named as in a load at the session's level.
+    bad = pd.DataFrame([(60, 0), (61, 2**40)] if shape == "rows" else [(0, 60), (0, 2**40)], columns=["p", "c"])
+    report = await load(session, table, bad, progress=False, consistency="ALL")
+    assert (report.rows_written, report.rows_failed) == (1, 1) and "does not fit" in report.failures[0][1]
     with pytest.raises(ConfigurationError, match="unknown consistency level 'most'; choose one of ANY"):
         await load(session, table, frame, progress=False, consistency="most")
 

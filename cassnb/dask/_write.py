@@ -64,7 +64,7 @@ def to_table(
         errors: ``"raise"`` (an :class:`~cassnb.exceptions.IncompleteWriteError` when any row was not
             acknowledged, with the report as ``exc.report``) or ``"report"`` (return the report in any case).
         consistency: the level each insert is acknowledged at (``"QUORUM"``, ``"ALL"``, ...); default: the
-            sessions' (``LOCAL_ONE``).
+            workers' sessions' own (``LOCAL_ONE``).
 
     Returns:
         A :class:`WriteReport`: rows written, failed and unknown, in total and per partition.

@@ -155,10 +155,8 @@ class Inserter:
 
     def _statement(self, unit: list[_Row]) -> tuple[Any, Any]:
         if len(unit) == 1:
-            if self.consistency is None:
-                return self.insert, unit[0][1]
             bound, _ = bind(self.insert, unit[0][1], None)  # the level is set on the bound statement:
-            bound.consistency_level = self.consistency  # the prepared one is shared
+            bound.consistency_level = self.consistency  # the prepared one is shared (None: the session's)
             return bound, None
         batch = BatchStatement(BatchType.UNLOGGED, consistency_level=self.consistency)
         for _, values, _ in unit:
